@@ -1,0 +1,218 @@
+"""The ``zeroad`` command: parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from zeroad.errors import ZeroadError
+
+DEMO_DATASET = "sklearn:breast_cancer"
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ZeroadError(f"--param takes key=value, got {pair!r}")
+        params[key] = _parse_value(value)
+    return params
+
+
+def cmd_detectors(args) -> None:
+    from zeroad.registry import get_spec, list_detectors
+
+    for name in list_detectors():
+        spec = get_spec(name)
+        if args.json:
+            print(json.dumps({"name": name, "default": spec.default, "space": spec.space}))
+        else:
+            print(f"{name:<14} {spec.cls.__name__:<16} default {json.dumps(spec.default)}")
+
+
+def cmd_fit(args) -> None:
+    from zeroad.data.datasets import load
+    from zeroad.registry import make_detector
+
+    data = load(args.data, data_dir=args.data_dir, label_column=args.label_column)
+    X = data.X if data.y is None else data.X[data.y == 0]
+    if data.y is not None:
+        print(f"fitting on the {X.shape[0]} rows labelled normal of {data.X.shape[0]}")
+    detector = make_detector(args.detector, **_parse_params(args.param))
+    detector.fit(_named(X, data.feature_names))
+    detector.save(args.out)
+    print(f"{args.detector} fitted on {X.shape[0]} rows x {X.shape[1]} features; "
+          f"threshold {detector.threshold_:.6g}; saved to {args.out}")
+
+
+def _named(X, names):
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=names) if names else X
+
+
+def cmd_score(args) -> None:
+    import pandas as pd
+
+    from zeroad.data.datasets import load
+    from zeroad.detectors.persistence import load_detector
+
+    detector = load_detector(args.model)
+    data = load(args.data, data_dir=args.data_dir, label_column=args.label_column)
+    X = data.X
+    if detector.feature_names_in_ is not None:
+        X = _named(X, data.feature_names)
+    scores = detector.decision_function(X)
+    out = pd.DataFrame({"score": scores,
+                        "is_anomaly": (scores > detector.threshold_).astype(np.int64)})
+    if data.y is not None:
+        out["label"] = data.y
+    path = Path(args.out)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        out.to_csv(path, index=False)
+    elif suffix in (".parquet", ".pq"):
+        out.to_parquet(path, index=False)
+    elif suffix == ".npz":
+        np.savez(path, **{c: out[c].to_numpy() for c in out.columns})
+    else:
+        raise ZeroadError(f"cannot write scores to {path}: use .csv, .parquet or .npz")
+    print(f"scored {len(out)} rows, {int(out.is_anomaly.sum())} above the threshold; "
+          f"wrote {path}")
+    if data.y is not None and 0 < data.y.sum() < len(data.y):
+        from zeroad.evaluation.metrics import roc_auc
+
+        print(f"AUC against the labels: {roc_auc(data.y, scores):.4f}")
+
+
+def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, data_dir,
+                   progress=True):
+    from zeroad.data.datasets import expand
+    from zeroad.evaluation.backends.local import LocalBackend
+    from zeroad.evaluation.runner import format_summary, run_benchmark, summarize
+    from zeroad.evaluation.store import ResultsStore
+    from zeroad.evaluation.tasks import make_tasks
+    from zeroad.registry import list_detectors
+
+    names = [n for spec in dataset_specs for n in expand(spec, data_dir)]
+    detectors = list_detectors() if detectors in (None, [], ["all"]) else detectors
+    tasks = make_tasks(names, seeds, detectors)
+    store = ResultsStore(out)
+    backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir)
+    rows = run_benchmark(tasks, store, backend, progress=progress)
+    wanted = {t.key for t in tasks}
+    rows = [r for r in rows if (r["dataset"], r["seed"], r["detector"], r["params"]) in wanted]
+    table = format_summary(summarize(rows))
+    (Path(out) / "summary.md").write_text(table + "\n")
+    return rows, table
+
+
+def cmd_benchmark(args) -> None:
+    rows, table = _run_benchmark(args.datasets, args.detectors, args.seeds, args.out,
+                                 args.jobs, args.task_timeout, args.data_dir)
+    errors = sum(1 for r in rows if r["error"])
+    print(table)
+    print(f"\n{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors)")
+
+
+def cmd_demo(args) -> None:
+    out = args.out or tempfile.mkdtemp(prefix="zeroad-demo-")
+    print(f"zeroad demo: every detector with its default config on {args.dataset}, "
+          f"one-class protocol v1, seeds {args.seeds}; results in {out}")
+    _, table = _run_benchmark([args.dataset], None, args.seeds, out, args.jobs,
+                              args.task_timeout, args.data_dir)
+    print(table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from zeroad._version import __version__
+
+    parser = argparse.ArgumentParser(prog="zeroad", description=(
+        "Robust anomaly detection with zero-shot AutoML. Detectors are trained on normal "
+        "data only; scores are higher for more anomalous rows."))
+    parser.add_argument("--version", action="version", version=f"zeroad {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_options(p):
+        p.add_argument("--data-dir", help="folder with adbench/ (default: $ZEROAD_DATA, "
+                                          "then ../shared/data)")
+        p.add_argument("--label-column", help="0/1 label column of a CSV / Parquet table")
+
+    p = sub.add_parser("detectors", help="list detectors and their default configs")
+    p.add_argument("--json", action="store_true", help="one JSON object per detector")
+    p.set_defaults(func=cmd_detectors)
+
+    p = sub.add_parser("fit", help="fit a detector on normal data and save it")
+    p.add_argument("data", help="dataset spec or file (rows labelled 1 are left out)")
+    p.add_argument("--detector", required=True)
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="repeatable")
+    p.add_argument("--out", required=True, help="model file to write")
+    data_options(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("score", help="score data with a saved model")
+    p.add_argument("model")
+    p.add_argument("data", help="dataset spec or file (CSV, Parquet, NPZ)")
+    p.add_argument("--out", required=True, help="scores file: .csv, .parquet or .npz")
+    data_options(p)
+    p.set_defaults(func=cmd_score)
+
+    def run_options(p, seeds):
+        p.add_argument("--seeds", type=int, nargs="+", default=seeds)
+        p.add_argument("--jobs", type=int, default=1, help="tasks run at once")
+        p.add_argument("--task-timeout", type=float, default=None,
+                       help="seconds before a task is stopped and recorded as an error")
+        p.add_argument("--data-dir", help="folder with adbench/ (default: $ZEROAD_DATA, "
+                                          "then ../shared/data)")
+
+    p = sub.add_parser("benchmark", help="every dataset x seed x detector, protocol v1; "
+                                         "resumable")
+    p.add_argument("--datasets", nargs="+", required=True,
+                   help="specs, e.g. adbench, adbench:cardio, sklearn:breast_cancer")
+    p.add_argument("--detectors", nargs="+", default=None, help="names (default: all)")
+    p.add_argument("--out", required=True, help="results folder (resumed if it has results)")
+    run_options(p, [0, 1, 2])
+    p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("demo", help="every detector on a built-in real dataset, in a minute")
+    p.add_argument("--dataset", default=DEMO_DATASET)
+    p.add_argument("--out", default=None, help="results folder (default: a temporary one)")
+    run_options(p, [0, 1, 2])
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except ZeroadError as exc:
+        print(f"zeroad: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("zeroad: interrupted; finished tasks are saved, rerun the command to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

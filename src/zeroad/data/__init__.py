@@ -1,0 +1,1 @@
+"""Datasets: specs, readers, and the one-class evaluation protocol."""

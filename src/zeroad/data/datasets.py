@@ -1,0 +1,195 @@
+"""Dataset specs and readers.
+
+A spec names where data comes from:
+
+==========================  =====================================================
+``adbench:NAME``            one ADBench dataset (``cardio`` or ``6_cardio``) from the
+                            data directory's ``adbench/`` folder
+``adbench``                 all of them (see :func:`expand`)
+``csv:PATH``                a CSV table; ``label_column`` names the 0/1 label column
+``parquet:PATH``            a Parquet table, same rules
+``npz:PATH``                a NumPy archive with ``X`` and optionally ``y``
+``sklearn:breast_cancer``   real data shipped with scikit-learn (benign = normal,
+                            malignant = anomaly), so a fresh machine has data
+``PATH``                    a file whose extension says which reader to use
+==========================  =====================================================
+
+The data directory is, in order: the ``data_dir`` argument, the ``ZEROAD_DATA``
+environment variable, or ``../shared/data`` next to the project when it exists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zeroad.detectors.validation import check_X
+from zeroad.errors import InputError
+
+ENV_DATA_DIR = "ZEROAD_DATA"
+_SUFFIX_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}
+
+
+@dataclass
+class Dataset:
+    """Arrays of one dataset.
+
+    Attributes
+    ----------
+    name : the spec it was loaded from (``adbench:cardio``).
+    X : float64 array (n_samples, n_features).
+    y : int64 array of 0 (normal) / 1 (anomaly), or None when unlabelled.
+    feature_names : one name per column.
+    """
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_anomalies(self) -> int:
+        return 0 if self.y is None else int(self.y.sum())
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The data directory to read named datasets from, or None when there is none."""
+    if explicit is not None:
+        return Path(explicit)
+    if os.environ.get(ENV_DATA_DIR):
+        return Path(os.environ[ENV_DATA_DIR])
+    candidates = [Path.cwd() / ".." / "shared" / "data",
+                  Path(__file__).resolve().parents[3] / ".." / "shared" / "data"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def _adbench_files(directory: str | os.PathLike | None) -> dict[str, Path]:
+    root = data_dir(directory)
+    if root is None or not (root / "adbench").is_dir():
+        where = root if root else "ZEROAD_DATA and ../shared/data"
+        raise InputError("no ADBench data found: pass --data-dir (or set ZEROAD_DATA) to a "
+                         f"folder holding adbench/*.npz; looked in {where}")
+    files = {}
+    for path in sorted((root / "adbench").glob("*.npz")):
+        short = re.sub(r"^\d+_", "", path.stem).lower()
+        files[short] = path
+    return files
+
+
+def expand(spec: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """The single-dataset specs that ``spec`` stands for (``adbench`` -> 33 of them)."""
+    if spec == "adbench":
+        return [f"adbench:{name}" for name in _adbench_files(data_dir)]
+    return [spec]
+
+
+def load(spec: str, data_dir: str | os.PathLike | None = None,
+         label_column: str | None = None) -> Dataset:
+    """Read the dataset named by ``spec`` (see the module docstring)."""
+    kind, _, rest = spec.partition(":")
+    if spec == "adbench":
+        raise InputError("'adbench' names 33 datasets; use expand('adbench') or adbench:NAME")
+    if kind == "adbench":
+        files = _adbench_files(data_dir)
+        key = re.sub(r"^\d+_", "", rest).lower()
+        if key not in files:
+            raise InputError(f"unknown ADBench dataset {rest!r}; known: {', '.join(files)}")
+        data = _read_npz(files[key])
+        return Dataset(f"adbench:{key}", data.X, data.y, data.feature_names)
+    if kind == "sklearn":
+        return _read_sklearn(rest)
+    if kind in ("csv", "parquet", "npz") and rest:
+        path = Path(rest)
+    else:
+        path = Path(spec)
+        kind = _SUFFIX_READERS.get(path.suffix.lower())
+        if kind is None:
+            raise InputError(
+                f"cannot tell how to read {spec!r}: use a spec such as csv:PATH, parquet:PATH, "
+                f"npz:PATH, adbench:NAME or sklearn:breast_cancer")
+    if not path.is_file():
+        raise InputError(f"data file {path} does not exist")
+    if kind == "npz":
+        data = _read_npz(path)
+    else:
+        data = _read_table(path, kind, label_column)
+    data.name = spec
+    return data
+
+
+def _read_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "X" not in archive.files:
+                raise InputError(f"{path} has no array named 'X' (it has {archive.files})")
+            X = archive["X"]
+            y = archive["y"] if "y" in archive.files else None
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{path} is not a valid NumPy .npz archive ({exc})") from exc
+    X = check_X(X, what=str(path))
+    return Dataset(str(path), X, _check_labels(y, X.shape[0], str(path)),
+                   [f"x{j}" for j in range(X.shape[1])])
+
+
+def _read_table(path: Path, kind: str, label_column: str | None) -> Dataset:
+    import pandas as pd
+
+    if kind == "csv":
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        if b"\x00" in head or head.startswith((b"PAR1", b"PK\x03\x04")):
+            raise InputError(f"{path} is not a CSV text file (it holds binary data)")
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise InputError(f"{path} is not a readable CSV file ({exc})") from exc
+    else:
+        import pyarrow as pa
+
+        try:
+            frame = pd.read_parquet(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"{path} is not a valid Parquet file ({exc})") from exc
+    y = None
+    if label_column is not None:
+        if label_column not in frame.columns:
+            raise InputError(f"{path} has no label column {label_column!r}; "
+                             f"columns are {list(frame.columns)[:20]}")
+        y = frame.pop(label_column).to_numpy()
+    names = [str(c) for c in frame.columns]
+    X = check_X(frame, what=str(path))
+    return Dataset(str(path), X, _check_labels(y, X.shape[0], str(path)), names)
+
+
+def _check_labels(y, n_rows: int, what: str):
+    if y is None:
+        return None
+    y = np.asarray(y).ravel()
+    if y.shape[0] != n_rows:
+        raise InputError(f"{what}: {y.shape[0]} labels for {n_rows} rows")
+    if not np.isin(y, (0, 1)).all():
+        raise InputError(f"{what}: labels must be 0 (normal) or 1 (anomaly), "
+                         f"found {np.unique(y)[:10].tolist()}")
+    return y.astype(np.int64)
+
+
+def _read_sklearn(name: str) -> Dataset:
+    from sklearn import datasets as skdatasets
+
+    if name == "breast_cancer":
+        bunch = skdatasets.load_breast_cancer()
+        # scikit-learn codes malignant as 0 and benign as 1; malignant is the anomaly.
+        y = (bunch.target == 0).astype(np.int64)
+        return Dataset("sklearn:breast_cancer", bunch.data.astype(np.float64), y,
+                       [str(n) for n in bunch.feature_names])
+    raise InputError(f"unknown scikit-learn dataset {name!r}; known: breast_cancer")

@@ -1,0 +1,175 @@
+"""The detector contract: parameters, input checks, scaling, thresholds, save/load.
+
+Every zeroad detector subclasses :class:`BaseDetector` and implements two hooks,
+``_fit_model(Xs)`` and ``_score(Xs)``, on data that the base has already checked
+and scaled. Everything users touch (``fit``, ``decision_function``, ``predict``,
+``threshold_``, ``save``) lives here once.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from zeroad.detectors.scalers import make_scaler
+from zeroad.detectors.validation import check_X, feature_names_of
+from zeroad.errors import InputError, NotFittedError
+
+DEFAULT_CONTAMINATION = 0.1
+MIN_TRAINING_ROWS = 2
+
+
+class BaseDetector(BaseEstimator):
+    """Base class of all zeroad detectors (one-class / novelty setting).
+
+    Parameters shared by every detector
+    -----------------------------------
+    scaler : {"standard", "robust", "minmax", "quantile", "none"}
+        Preprocessing fitted on the training rows and applied before the model.
+    contamination : float in (0, 0.5] or None
+        Expected fraction of anomalies; sets ``threshold_`` so that this fraction
+        of normal rows is flagged. PyOD's name for the same thing as ``fpr``.
+    fpr : float in (0, 1) or None
+        Target false-positive rate on normal data (``fpr=0.001`` flags 0.1% of
+        normal rows). Give ``contamination`` or ``fpr``, not both; with neither,
+        ``contamination=0.1`` as in PyOD.
+    calibration_fraction : float in [0, 0.9]
+        Fraction of the training rows held out of training and used only to place
+        the threshold, because in-sample scores are optimistic. 0 trains on every
+        row and calibrates on in-sample scores (fine when only the ranking of
+        scores matters, as in AUC benchmarks).
+    random_state : int or None
+        Seed of every random choice (calibration split, the model's own
+        randomness). None behaves as 0, so runs are reproducible by default.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    feature_names_in_ : list of str or None
+    scaler_ : fitted scikit-learn transformer
+    decision_scores_ : ndarray of shape (n_training_rows,)
+        Scores of the rows the model was trained on (higher = more anomalous).
+    calibration_scores_ : ndarray
+        Scores of the held-out calibration rows (empty when calibration_fraction=0).
+    threshold_ : float
+        Scores above it are predicted anomalous.
+    """
+
+    def __init__(self, *, scaler="standard", contamination=None, fpr=None,
+                 calibration_fraction=0.2, random_state=None):
+        self.scaler = scaler
+        self.contamination = contamination
+        self.fpr = fpr
+        self.calibration_fraction = calibration_fraction
+        self.random_state = random_state
+
+    # -- hooks for subclasses ---------------------------------------------------------
+    def _fit_model(self, Xs: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score(self, Xs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _training_scores(self, Xs: np.ndarray) -> np.ndarray:
+        """Scores of the training rows; detectors where a row is its own neighbour
+        override this to leave the row out."""
+        return self._score(Xs)
+
+    # -- shared machinery ---------------------------------------------------------------
+    @property
+    def _seed(self) -> int:
+        if self.random_state is None:
+            return 0
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        raise InputError(f"random_state must be an int or None, got {self.random_state!r}")
+
+    def _flag_rate(self) -> float:
+        if self.contamination is not None and self.fpr is not None:
+            raise InputError("give contamination or fpr, not both: they set the same threshold")
+        if self.fpr is not None:
+            if not 0 < self.fpr < 1:
+                raise InputError(f"fpr must be in (0, 1), got {self.fpr}")
+            return float(self.fpr)
+        rate = DEFAULT_CONTAMINATION if self.contamination is None else self.contamination
+        if not 0 < rate <= 0.5:
+            raise InputError(f"contamination must be in (0, 0.5], got {rate}")
+        return float(rate)
+
+    def fit(self, X, y=None):
+        """Learn the normal data ``X`` (labels are never used) and place the threshold.
+
+        ``y`` is accepted for scikit-learn compatibility and ignored.
+        """
+        rate = self._flag_rate()
+        names = feature_names_of(X)
+        X = check_X(X, what="training data")
+        if X.shape[0] < MIN_TRAINING_ROWS:
+            raise InputError(f"training data has {X.shape[0]} row; at least "
+                             f"{MIN_TRAINING_ROWS} are needed")
+        if not 0 <= self.calibration_fraction <= 0.9:
+            raise InputError(
+                f"calibration_fraction must be in [0, 0.9], got {self.calibration_fraction}")
+        self.feature_names_in_ = names
+        self.n_features_in_ = X.shape[1]
+        rng = np.random.default_rng(self._seed)
+        n_cal = int(round(self.calibration_fraction * X.shape[0]))
+        if X.shape[0] - n_cal < MIN_TRAINING_ROWS:
+            n_cal = 0
+        order = rng.permutation(X.shape[0]) if n_cal else np.arange(X.shape[0])
+        X_train, X_cal = X[order[n_cal:]], X[order[:n_cal]]
+
+        self.scaler_ = make_scaler(self.scaler, X_train.shape[0], self._seed).fit(X_train)
+        Xs = self._transform(X_train)
+        self._fit_model(Xs)
+        self.decision_scores_ = self._finite(self._training_scores(Xs))
+        self.calibration_scores_ = (self._finite(self._score(self._transform(X_cal)))
+                                    if n_cal else np.empty(0))
+        reference = self.calibration_scores_ if n_cal else self.decision_scores_
+        self.threshold_ = float(np.quantile(reference, 1.0 - rate))
+        return self
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.scaler_.transform(X), dtype=np.float64)
+
+    @staticmethod
+    def _finite(scores) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64).ravel()
+        if np.isnan(scores).any():
+            raise FloatingPointError(
+                f"the model produced {int(np.isnan(scores).sum())} NaN scores; "
+                "its parameters are probably degenerate for this data")
+        # +inf means "beyond anything representable": keep the order, stay finite.
+        big = np.finfo(np.float64).max
+        return np.clip(scores, -big, big)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score of each row of ``X``: one finite float, higher = more anomalous."""
+        self._check_fitted()
+        X = check_X(X, what="data to score", n_features=self.n_features_in_,
+                    feature_names=self.feature_names_in_)
+        return self._finite(self._score(self._transform(X)))
+
+    def predict(self, X) -> np.ndarray:
+        """1 for rows scored above ``threshold_`` (anomalies), 0 for the others."""
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        return self.fit(X).predict(X)
+
+    def save(self, path) -> None:
+        """Write the fitted detector to ``path`` (a zip of JSON, arrays and skops data)."""
+        from zeroad.detectors.persistence import save_detector
+
+        save_detector(self, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

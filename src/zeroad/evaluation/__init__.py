@@ -1,0 +1,1 @@
+"""Evaluation: metrics, benchmark tasks, how to run them (backends), where rows go (store)."""

@@ -1,0 +1,1 @@
+"""How to run benchmark tasks. Every backend takes a task list and yields one row per task."""

@@ -1,0 +1,153 @@
+"""Run a benchmark: skip what the store already has, run the rest, summarise."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import platform
+import sys
+import time
+from importlib import metadata
+
+import numpy as np
+
+from zeroad._version import __version__
+from zeroad.evaluation.store import ResultsStore
+from zeroad.evaluation.tasks import Task
+
+log = logging.getLogger(__name__)
+_VERSIONED = ("numpy", "scipy", "scikit-learn", "pyod", "torch", "flaml")
+
+
+def provenance(command: list[str] | None = None, **extra) -> dict:
+    """Who produced a result: command, versions, machine and date."""
+    versions = {}
+    for package in _VERSIONED:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"command": command if command is not None else sys.argv,
+            "zeroad_version": __version__, "python": platform.python_version(),
+            "packages": versions, "machine": f"{platform.machine()} {platform.system()}",
+            "cpu_count": __import__("os").cpu_count(),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), **extra}
+
+
+def run_benchmark(tasks: list[Task], store: ResultsStore, backend, progress: bool = True,
+                  command: list[str] | None = None) -> list[dict]:
+    """Run the tasks not yet in ``store`` on ``backend``, appending each row as it finishes.
+
+    Returns every row of the store (earlier runs included).
+    """
+    done = store.done_keys()
+    todo = [t for t in tasks if t.key not in done]
+    seen = set()
+    todo = [t for t in todo if not (t.key in seen or seen.add(t.key))]
+    with open(store.directory / "runs.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(provenance(command, n_tasks=len(tasks), n_todo=len(todo))) + "\n")
+    log.info("%d tasks, %d already in %s, %d to run", len(tasks), len(tasks) - len(todo),
+             store.path, len(todo))
+    reporter = Progress(len(todo), enabled=progress)
+    try:
+        for row in backend.run(todo):
+            store.append(row)
+            reporter.update(row)
+    finally:
+        reporter.close()
+    return store.rows()
+
+
+class Progress:
+    """A progress bar on a terminal; a log line every ``every`` seconds otherwise."""
+
+    def __init__(self, total: int, enabled: bool = True, every: float = 30.0):
+        self.total, self.done, self.every = total, 0, every
+        self.enabled = enabled and total > 0
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        if self.enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="task", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, row: dict) -> None:
+        self.done += 1
+        status = "error" if row["error"] else f"auc={row['auc']:.3f}"
+        text = f"{row['dataset']} seed {row['seed']} {row['detector']} {status}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.update()
+        elif self.enabled:
+            now = time.monotonic()
+            if now - self.last >= self.every or self.done == self.total:
+                self.last = now
+                print(f"[{self.done}/{self.total} tasks, {now - self.started:.0f} s] {text}",
+                      file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _label(row: dict, multi_config: set[str]) -> str:
+    return row["detector"] if row["detector"] not in multi_config else \
+        f"{row['detector']} {row['params']}"
+
+
+def summarize(rows: list[dict]):
+    """Per detector: mean AUC and AP over datasets, mean rank, failures and timing.
+
+    AUC is first averaged over seeds within each dataset; a detector that failed
+    on a dataset ranks last there and is left out of its mean AUC.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    configs = frame.groupby("detector")["params"].nunique()
+    multi = set(configs[configs > 1].index)
+    frame["label"] = [_label(r, multi) for r in frame.to_dict("records")]
+    frame["failed"] = frame["error"].notna()
+    per_dataset = frame.groupby(["dataset", "label"]).agg(
+        auc=("auc", "mean"), ap=("ap", "mean")).reset_index()
+    auc_table = per_dataset.pivot(index="dataset", columns="label", values="auc")
+    ranks = auc_table.rank(axis=1, ascending=False, na_option="bottom")
+    summary = pd.DataFrame({
+        "mean_auc": auc_table.mean(),
+        "mean_ap": per_dataset.pivot(index="dataset", columns="label", values="ap").mean(),
+        "mean_rank": ranks.mean(),
+        "datasets": auc_table.notna().sum(),
+        "failed_tasks": frame.groupby("label")["failed"].sum(),
+        "fit_s": frame.groupby("label")["fit_seconds"].mean(),
+        "score_s": frame.groupby("label")["score_seconds"].mean(),
+    })
+    return summary.sort_values(["mean_rank", "mean_auc"], ascending=[True, False])
+
+
+def per_dataset_table(rows: list[dict]):
+    """Dataset x detector table of AUC averaged over seeds."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    configs = frame.groupby("detector")["params"].nunique()
+    multi = set(configs[configs > 1].index)
+    frame["label"] = [_label(r, multi) for r in frame.to_dict("records")]
+    return frame.pivot_table(index="dataset", columns="label", values="auc", aggfunc="mean")
+
+
+def format_summary(summary) -> str:
+    """The summary as a markdown table."""
+    lines = ["| detector | mean AUC | mean AP | mean rank | datasets | failed tasks "
+             "| fit s (mean) | score s (mean) |", "|---|---|---|---|---|---|---|---|"]
+    for label, r in summary.iterrows():
+        lines.append(f"| {label} | {_num(r.mean_auc)} | {_num(r.mean_ap)} | "
+                     f"{_num(r.mean_rank, 2)} | {int(r.datasets)} | {int(r.failed_tasks)} | "
+                     f"{_num(r.fit_s, 3)} | {_num(r.score_s, 3)} |")
+    return "\n".join(lines)
+
+
+def _num(value, digits: int = 4) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"

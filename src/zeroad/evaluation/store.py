@@ -1,0 +1,62 @@
+"""Where results go: an append-only JSON-lines file that an interrupted run resumes from.
+
+Each finished task is one line, written with a single ``write`` and flushed to
+disk before the next task's row, so a crash (even ``kill -9``) loses at most the
+row being written; a torn last line is cut off when the store is reopened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = "results.jsonl"
+
+
+class ResultsStore:
+    """Rows of a benchmark run, kept in ``DIR/results.jsonl``."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / RESULTS_FILE
+        self._repair()
+
+    def _repair(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb+") as handle:
+            data = handle.read()
+            if data and not data.endswith(b"\n"):
+                handle.truncate(data.rfind(b"\n") + 1)
+
+    def rows(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with open(self.path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+    def done_keys(self) -> set[tuple]:
+        return {(r["dataset"], r["seed"], r["detector"], r["params"]) for r in self.rows()}
+
+    def append(self, row: dict[str, Any]) -> None:
+        line = (json.dumps(row, sort_keys=True, default=_jsonable) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a results row")

@@ -1,0 +1,101 @@
+"""What to run: benchmark tasks and the work one task does.
+
+A task is (dataset spec, seed, detector name, configuration). Running it means:
+load the dataset, split it with one-class protocol v1, fit on the normal
+training rows, score the test rows, measure AUC / AP and time. Backends decide
+how tasks are run; :func:`run_task` is what each of them calls.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zeroad._version import __version__
+from zeroad.data.protocol import PROTOCOL
+
+
+def canonical_params(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Task:
+    dataset: str
+    seed: int
+    detector: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def key(self) -> tuple[str, int, str, str]:
+        """Identity of the task in a results store."""
+        return (self.dataset, self.seed, self.detector, canonical_params(self.params))
+
+
+def make_tasks(datasets: list[str], seeds: list[int], detectors: list[str],
+               configs: dict[str, list[dict[str, Any]]] | None = None) -> list[Task]:
+    """Every (dataset, seed, detector, config); by default each detector's default config."""
+    from zeroad.registry import get_spec
+
+    tasks = []
+    for dataset in datasets:
+        for seed in seeds:
+            for detector in detectors:
+                detector_configs = (configs or {}).get(detector) or [get_spec(detector).default]
+                for params in detector_configs:
+                    tasks.append(Task(dataset, int(seed), detector, dict(params)))
+    return tasks
+
+
+# AUC and AP rank scores; the threshold is not used, so the model sees every training row.
+EVALUATION_PARAMS = {"calibration_fraction": 0.0}
+
+
+def run_task(task: Task, split) -> dict[str, Any]:
+    """Fit and score one task on an already-made ``split`` = (X_train, X_test, y_test).
+
+    Returns the task's results row; an exception becomes the row's ``error``.
+    """
+    from zeroad.evaluation.metrics import average_precision, roc_auc
+    from zeroad.registry import make_detector
+
+    X_train, X_test, y_test = split
+    row = base_row(task, split)
+    try:
+        detector = make_detector(task.detector, **{**task.params, **EVALUATION_PARAMS,
+                                                   "random_state": task.seed})
+        start = time.perf_counter()
+        detector.fit(X_train)
+        row["fit_seconds"] = time.perf_counter() - start
+        start = time.perf_counter()
+        scores = detector.decision_function(X_test)
+        row["score_seconds"] = time.perf_counter() - start
+        row["auc"] = roc_auc(y_test, scores)
+        row["ap"] = average_precision(y_test, scores)
+    except Exception as exc:  # a failing task is a result too
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["traceback"] = traceback.format_exc(limit=5)
+    row["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+def base_row(task: Task, split) -> dict[str, Any]:
+    """A results row with the task's identity and, when ``split`` is known, its sizes."""
+    row = {
+        "dataset": task.dataset, "seed": task.seed, "detector": task.detector,
+        "params": canonical_params(task.params), "auc": None, "ap": None,
+        "fit_seconds": None, "score_seconds": None, "n_train": None, "n_test": None,
+        "n_features": None, "anomaly_fraction": None, "error": None,
+        "protocol": PROTOCOL, "zeroad_version": __version__,
+    }
+    if split is not None:
+        X_train, X_test, y_test = split
+        row.update(n_train=int(X_train.shape[0]), n_test=int(X_test.shape[0]),
+                   n_features=int(X_train.shape[1]), anomaly_fraction=float(np.mean(y_test)))
+    return row

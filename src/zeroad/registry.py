@@ -1,0 +1,117 @@
+"""Detector registry: name -> class, search space, low-cost config, defaults.
+
+The entries are data (``defaults/registry.json``); this module only reads them.
+A new detector is added by writing its class and its JSON entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from zeroad.errors import ZeroadError
+
+_DOMAIN_TYPES = ("uniform", "loguniform", "randint", "lograndint", "choice")
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """What zeroad knows about one detector.
+
+    Attributes
+    ----------
+    name : registry name (``knn``, ``ocdnn``, ...).
+    class_path : ``module:Class`` of the estimator, imported on first use.
+    space : the hyperparameter search space as data (see :func:`to_flaml_space`).
+    low_cost : FLAML ``low_cost_partial_config``: the cheap corner of the space.
+    library_default : what a PyOD / scikit-learn user gets without tuning.
+    default : zeroad's default (the learned one once a portfolio ships).
+    """
+
+    name: str
+    class_path: str
+    space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    low_cost: dict[str, Any] = field(default_factory=dict)
+    library_default: dict[str, Any] = field(default_factory=dict)
+    default: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cls(self) -> type:
+        module, _, attr = self.class_path.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def flaml_space(self) -> dict[str, Any]:
+        return to_flaml_space(self.space)
+
+
+def to_flaml_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Turn a search space written as data into FLAML ``tune`` domains."""
+    from flaml import tune
+
+    domains = {}
+    for param, domain in space.items():
+        kind = domain["type"]
+        if kind == "choice":
+            domains[param] = tune.choice(domain["categories"])
+        elif kind in _DOMAIN_TYPES:
+            domains[param] = getattr(tune, kind)(domain["lower"], domain["upper"])
+        else:
+            raise ZeroadError(f"unknown domain type {kind!r} for {param}; use {_DOMAIN_TYPES}")
+    return domains
+
+
+def _read_json(filename: str) -> dict[str, Any] | None:
+    path = resources.files("zeroad") / "defaults" / filename
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+@cache
+def _registry() -> dict[str, DetectorSpec]:
+    entries = _read_json("registry.json")["detectors"]
+    learned = (_read_json("portfolio.json") or {}).get("defaults", {})
+    return {
+        name: DetectorSpec(name=name, class_path=entry["class"], space=entry["space"],
+                           low_cost=entry["low_cost"], library_default=entry["library_default"],
+                           default=learned.get(name, entry["library_default"]))
+        for name, entry in entries.items()
+    }
+
+
+def list_detectors() -> list[str]:
+    """Names of every registered detector."""
+    return list(_registry())
+
+
+def get_spec(name: str) -> DetectorSpec:
+    """The registry entry of ``name``; a clear error lists the known names."""
+    try:
+        return _registry()[name]
+    except KeyError:
+        raise ZeroadError(
+            f"unknown detector {name!r}; known: {', '.join(list_detectors())}") from None
+
+
+def make_detector(name: str, **params):
+    """An unfitted detector ``name`` with its default configuration, updated by ``params``."""
+    spec = get_spec(name)
+    cls = spec.cls
+    unknown = set(params) - set(cls().get_params())
+    if unknown:
+        raise ZeroadError(f"{name} has no parameter(s) {sorted(unknown)}; "
+                          f"it takes {sorted(cls().get_params())}")
+    return cls(**{**spec.default, **params})
+
+
+def name_of(detector) -> str:
+    """Registry name of a detector instance or class."""
+    cls = detector if isinstance(detector, type) else type(detector)
+    for spec in _registry().values():
+        if spec.class_path == f"{cls.__module__}:{cls.__qualname__}":
+            return spec.name
+    raise ZeroadError(f"{cls.__qualname__} is not a registered zeroad detector")

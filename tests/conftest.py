@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+
+def normal_data(n: int, seed: int = 0, d: int = 5) -> np.ndarray:
+    """Correlated normal data: a 2-D latent structure plus noise, on mixed scales."""
+    rng = np.random.default_rng(seed)
+    mixing = np.random.default_rng(123).normal(size=(2, d))
+    X = rng.normal(size=(n, 2)) @ mixing + 0.3 * rng.normal(size=(n, d))
+    return X * np.array([1.0, 10.0, 0.1, 100.0, 1.0])[:d] + 5.0
+
+
+@pytest.fixture
+def X_normal():
+    return normal_data(300, seed=0)
+
+
+@pytest.fixture
+def X_fresh():
+    return normal_data(300, seed=1)
+
+
+@pytest.fixture
+def outlier(X_normal):
+    """A row far from the normal data in every feature, against its correlations."""
+    mean, std = X_normal.mean(axis=0), X_normal.std(axis=0)
+    return (mean + 8 * std * np.array([1, -1, 1, -1, 1]))[None, :]

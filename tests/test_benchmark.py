@@ -1,0 +1,109 @@
+"""The benchmark runner: rows per task, resume after kill -9, timeouts, summary."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from zeroad.evaluation.backends.local import LocalBackend
+from zeroad.evaluation.runner import run_benchmark, summarize
+from zeroad.evaluation.store import ResultsStore
+from zeroad.evaluation.tasks import make_tasks
+
+DATASET = "sklearn:breast_cancer"
+FIELDS = {"dataset", "seed", "detector", "params", "auc", "ap", "fit_seconds", "score_seconds",
+          "n_train", "n_test", "n_features", "error"}
+
+
+def _keys(rows):
+    return [(r["dataset"], r["seed"], r["detector"], r["params"]) for r in rows]
+
+
+def test_one_row_per_task_with_the_promised_fields(tmp_path):
+    tasks = make_tasks([DATASET], [0, 1], ["knn", "ecod"])
+    rows = run_benchmark(tasks, ResultsStore(tmp_path), LocalBackend(jobs=2), progress=False)
+    assert sorted(_keys(rows)) == sorted(t.key for t in tasks)
+    for row in rows:
+        assert FIELDS <= set(row)
+        assert row["error"] is None and 0.5 < row["auc"] <= 1 and row["n_features"] == 30
+    summary = summarize(rows)
+    assert set(summary.index) == {"knn", "ecod"}
+    assert summary.loc["knn", "datasets"] == 1
+
+
+def test_same_seed_same_auc_across_runs(tmp_path):
+    tasks = make_tasks([DATASET], [5], ["iforest"])
+    first = run_benchmark(tasks, ResultsStore(tmp_path / "a"), LocalBackend(), progress=False)
+    second = run_benchmark(tasks, ResultsStore(tmp_path / "b"), LocalBackend(), progress=False)
+    assert first[0]["auc"] == second[0]["auc"]
+
+
+def test_rerun_skips_finished_tasks_and_a_torn_line_is_cut(tmp_path):
+    store = ResultsStore(tmp_path)
+    tasks = make_tasks([DATASET], [0], ["knn", "hbos"])
+    run_benchmark(tasks[:1], store, LocalBackend(), progress=False)
+    with open(store.path, "a") as handle:
+        handle.write('{"dataset": "torn')  # what a kill in the middle of a write leaves
+    store = ResultsStore(tmp_path)
+    rows = run_benchmark(tasks, store, LocalBackend(), progress=False)
+    assert sorted(_keys(rows)) == sorted(t.key for t in tasks)
+
+
+def test_over_time_task_is_recorded_and_the_run_goes_on(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40000, 30))
+    np.savez(tmp_path / "big.npz", X=X, y=(rng.random(40000) < 0.05).astype(int))
+    spec = f"npz:{tmp_path / 'big.npz'}"
+    tasks = make_tasks([spec], [0], ["kde", "ecod"])
+    rows = run_benchmark(tasks, ResultsStore(tmp_path / "out"),
+                         LocalBackend(task_timeout=1.0), progress=False)
+    by_detector = {r["detector"]: r for r in rows}
+    assert by_detector["kde"]["error"].startswith("timeout")
+    assert by_detector["ecod"]["error"] is None
+
+
+def test_unloadable_dataset_becomes_error_rows(tmp_path):
+    tasks = make_tasks(["csv:/nonexistent.csv"], [0], ["knn"])
+    rows = run_benchmark(tasks, ResultsStore(tmp_path), LocalBackend(), progress=False)
+    assert "does not exist" in rows[0]["error"]
+
+
+def test_kill_dash_nine_then_resume_loses_and_duplicates_nothing(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "zeroad.cli", "benchmark", "--datasets", DATASET,
+               "--detectors", "knn", "lof", "iforest", "pca", "--seeds", "0", "1", "2",
+               "--out", str(out)]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if results.exists() and results.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    n_before = results.read_text().count("\n")
+    assert 3 <= n_before < 12, "the run should have been killed part-way"
+
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    keys = _keys(rows)
+    assert len(keys) == len(set(keys)) == 12
+    assert all(r["error"] is None for r in rows)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_results_do_not_depend_on_parallelism(tmp_path, jobs):
+    tasks = make_tasks([DATASET], [0], ["knn", "gmm"])
+    rows = run_benchmark(tasks, ResultsStore(tmp_path), LocalBackend(jobs=jobs), progress=False)
+    aucs = {r["detector"]: r["auc"] for r in rows}
+    reference = run_benchmark(tasks, ResultsStore(tmp_path / "ref"), LocalBackend(),
+                              progress=False)
+    assert aucs == {r["detector"]: r["auc"] for r in reference}

@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+
+import zeroad
+from zeroad.cli import main
+
+
+def test_detectors_lists_every_name(capsys):
+    assert main(["detectors"]) == 0
+    out = capsys.readouterr().out
+    for name in ("knn", "ocsvm", "hbos"):
+        assert name in out
+
+
+def test_fit_then_score_a_csv(tmp_path, capsys, X_normal, outlier):
+    frame = pd.DataFrame(np.vstack([X_normal, outlier]), columns=list("abcde"))
+    frame["label"] = [0] * len(X_normal) + [1]
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    model, scores = tmp_path / "knn.zad", tmp_path / "scores.parquet"
+    assert main(["fit", str(tmp_path / "data.csv"), "--label-column", "label",
+                 "--detector", "knn", "--param", "n_neighbors=7", "--param", "fpr=0.01",
+                 "--out", str(model)]) == 0
+    assert "fitting on the 300 rows labelled normal" in capsys.readouterr().out
+    assert main(["score", str(model), str(tmp_path / "data.csv"), "--label-column", "label",
+                 "--out", str(scores)]) == 0
+    out = pd.read_parquet(scores)
+    assert list(out.columns) == ["score", "is_anomaly", "label"]
+    assert out["score"].iloc[-1] == out["score"].max()
+    assert out["is_anomaly"].iloc[-1] == 1
+    assert "AUC against the labels: 1.0000" in capsys.readouterr().out
+
+
+def test_errors_are_one_clear_line_and_exit_code_2(tmp_path, capsys):
+    (tmp_path / "bad.csv").write_text("a,b\n1,x\n")
+    code = main(["fit", str(tmp_path / "bad.csv"), "--detector", "knn",
+                 "--out", str(tmp_path / "m.zad")])
+    assert code == 2
+    assert "non-numeric columns ['b']" in capsys.readouterr().err
+
+
+def test_demo_prints_an_auc_table(tmp_path, capsys):
+    assert main(["demo", "--seeds", "0", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| detector | mean AUC" in out
+    n_detectors = len(zeroad.list_detectors())
+    assert (tmp_path / "results.jsonl").read_text().count("\n") == n_detectors

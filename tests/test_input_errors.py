@@ -1,0 +1,160 @@
+"""Bad input gets a clear error that names the problem."""
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import zeroad
+from zeroad.data import datasets
+from zeroad.errors import InputError, ModelFileError, NotFittedError
+
+
+@pytest.fixture
+def fitted(X_normal):
+    return zeroad.make_detector("knn").fit(X_normal)
+
+
+@pytest.mark.parametrize("bad, message", [(np.nan, "NaN"), (np.inf, "infinite")])
+def test_nan_and_inf_are_named_with_their_position(X_normal, bad, message):
+    X = X_normal.copy()
+    X[7, 2] = bad
+    with pytest.raises(InputError, match=message) as info:
+        zeroad.make_detector("knn").fit(X)
+    assert "row 7" in str(info.value) and "column 2" in str(info.value)
+
+
+def test_nan_at_scoring_time(fitted, X_fresh):
+    X = X_fresh.copy()
+    X[0, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        fitted.decision_function(X)
+
+
+def test_wrong_number_of_features_at_scoring_time(fitted, X_fresh):
+    with pytest.raises(InputError, match="has 4 features but the detector was fitted on 5"):
+        fitted.decision_function(X_fresh[:, :4])
+
+
+def test_non_numeric_columns_are_named(X_normal):
+    frame = pd.DataFrame(X_normal, columns=list("abcde"))
+    frame["colour"] = "red"
+    with pytest.raises(InputError, match="non-numeric columns \\['colour'\\]"):
+        zeroad.make_detector("iforest").fit(frame)
+
+
+def test_strings_in_an_array_are_refused():
+    with pytest.raises(InputError, match="non-numeric"):
+        zeroad.make_detector("knn").fit(np.array([["a", "b"], ["c", "d"]]))
+
+
+@pytest.mark.parametrize("X, message", [
+    (np.empty((0, 3)), "empty"),
+    (np.empty((5, 0)), "0 features"),
+    (np.ones(5), "1-D"),
+    (np.ones((1, 3)), "at least 2"),
+])
+def test_empty_and_misshapen_input(X, message):
+    with pytest.raises(InputError, match=message):
+        zeroad.make_detector("knn").fit(X)
+
+
+def test_column_names_must_match_those_seen_in_fit(X_normal):
+    det = zeroad.make_detector("knn").fit(pd.DataFrame(X_normal, columns=list("abcde")))
+    assert det.feature_names_in_ == list("abcde")
+    with pytest.raises(InputError, match="same columns in the same order"):
+        det.decision_function(pd.DataFrame(X_normal, columns=list("edcba")))
+
+
+def test_scoring_before_fit(X_normal):
+    with pytest.raises(NotFittedError, match="not fitted"):
+        zeroad.make_detector("knn").decision_function(X_normal)
+
+
+def test_contamination_and_fpr_together_are_refused(X_normal):
+    with pytest.raises(InputError, match="not both"):
+        zeroad.make_detector("knn", contamination=0.1, fpr=0.01).fit(X_normal)
+
+
+def test_unknown_detector_and_parameter():
+    with pytest.raises(zeroad.errors.ZeroadError, match="unknown detector 'nope'"):
+        zeroad.make_detector("nope")
+    with pytest.raises(zeroad.errors.ZeroadError, match="no parameter"):
+        zeroad.make_detector("knn", n_neigbors=3)
+
+
+@pytest.mark.parametrize("suffix, message", [
+    (".parquet", "not a valid Parquet file"),
+    (".npz", "not a valid NumPy .npz archive"),
+])
+def test_text_file_with_a_binary_extension(tmp_path, suffix, message):
+    path = tmp_path / f"data{suffix}"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match=message):
+        datasets.load(str(path))
+
+
+def test_binary_file_with_a_csv_extension(tmp_path, X_normal):
+    path = tmp_path / "data.csv"
+    pd.DataFrame(X_normal, columns=list("abcde")).to_parquet(path)
+    with pytest.raises(InputError, match="not a CSV text file"):
+        datasets.load(str(path))
+
+
+def test_csv_with_text_column_is_refused(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,name\n1,x\n2,y\n")
+    with pytest.raises(InputError, match="non-numeric columns \\['name'\\]"):
+        datasets.load(f"csv:{path}")
+
+
+def test_model_file_that_is_not_a_model(tmp_path):
+    path = tmp_path / "model.zad"
+    path.write_text("hello")
+    with pytest.raises(ModelFileError, match="not a zeroad model file"):
+        zeroad.load(path)
+
+
+def test_model_file_from_another_format_version(tmp_path, fitted):
+    path = tmp_path / "model.zad"
+    fitted.save(path)
+    _rewrite_meta(path, lambda meta: meta.update(format_version=99))
+    with pytest.raises(ModelFileError, match="format 99"):
+        zeroad.load(path)
+
+
+def test_model_file_with_inconsistent_header(tmp_path, fitted):
+    path = tmp_path / "model.zad"
+    fitted.save(path)
+    _rewrite_meta(path, lambda meta: meta.update(n_features_in=7))
+    with pytest.raises(ModelFileError, match="inconsistent"):
+        zeroad.load(path)
+
+
+def test_model_file_with_untrusted_objects_is_refused(tmp_path, fitted):
+    """A model file must never make zeroad run code: foreign types are refused."""
+    import skops.io as sio
+
+    path = tmp_path / "model.zad"
+    fitted.save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["objects.skops"] = sio.dumps({"model_": zeroad.errors.ZeroadError("boom")})
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelFileError, match="does not trust"):
+        zeroad.load(path)
+
+
+def _rewrite_meta(path, change):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["meta.json"])
+    change(meta)
+    members["meta.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
