@@ -98,10 +98,16 @@ class BaseDetector(BaseEstimator):
             raise InputError(f"contamination must be in (0, 0.5], got {rate}")
         return float(rate)
 
-    def fit(self, X, y=None):
+    # Neural detectors can follow a labelled validation set during training.
+    _tracks_validation = False
+
+    def fit(self, X, y=None, validation_data=None):
         """Learn the normal data ``X`` (labels are never used) and place the threshold.
 
         ``y`` is accepted for scikit-learn compatibility and ignored.
+        ``validation_data=(X_val, y_val)``, for detectors that train in epochs,
+        is scored after each epoch for analysis only (``history_["val_auc"]``);
+        it never influences training.
         """
         rate = self._flag_rate()
         names = feature_names_of(X)
@@ -123,7 +129,15 @@ class BaseDetector(BaseEstimator):
 
         self.scaler_ = make_scaler(self.scaler, X_train.shape[0], self._seed).fit(X_train)
         Xs = self._transform(X_train)
-        self._fit_model(Xs)
+        if validation_data is None:
+            self._fit_model(Xs)
+        elif not self._tracks_validation:
+            raise InputError(f"{type(self).__name__} does not train in epochs: "
+                             "validation_data is for neural detectors")
+        else:
+            X_val, y_val = validation_data
+            X_val = check_X(X_val, what="validation data", n_features=X.shape[1])
+            self._fit_model(Xs, validation=(self._transform(X_val), np.asarray(y_val)))
         self.decision_scores_ = self._finite(self._training_scores(Xs))
         self.calibration_scores_ = (self._finite(self._score(self._transform(X_cal)))
                                     if n_cal else np.empty(0))

@@ -122,7 +122,11 @@ def load_detector(path):
     with np.load(io.BytesIO(arrays_bytes), allow_pickle=False) as arrays:
         state = {**meta["fitted"], **{k: arrays[k] for k in arrays.files}, **objects}
 
-    detector = spec.cls(**meta["params"])
+    # JSON has no tuples: give tuple-valued parameters (layer widths) their type back.
+    defaults = spec.cls().get_params()
+    params = {k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list) else v
+              for k, v in meta["params"].items()}
+    detector = spec.cls(**params)
     restore = getattr(detector, "_restore_state", None)
     if restore is not None:
         restore(state)

@@ -9,6 +9,7 @@ preloaded), which is fast and safe even when the parent has used threads.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -26,7 +27,11 @@ def load_split(dataset: str, seed: int, data_dir=None):
     return one_class_split(data.X, data.y, seed)
 
 
-def _child(task: Task, split, conn) -> None:
+def _child(task: Task, split, conn, threads: int) -> None:
+    import torch
+
+    # Parallel tasks share the cores: each gets its part, not all of them.
+    torch.set_num_threads(threads)
     conn.send(run_task(task, split))
     conn.close()
 
@@ -38,6 +43,7 @@ class LocalBackend:
         self.jobs = max(1, int(jobs))
         self.task_timeout = task_timeout
         self.data_dir = data_dir
+        self._threads = max(1, (os.cpu_count() or 1) // self.jobs)
 
     def run(self, tasks: list[Task]) -> Iterator[dict]:
         context = mp.get_context("forkserver")
@@ -62,8 +68,8 @@ class LocalBackend:
                             task, None, f"cannot load dataset: {type(split).__name__}: {split}"))
                         continue
                     receiver, sender = context.Pipe(duplex=False)
-                    process = context.Process(target=_child, args=(task, split, sender),
-                                              daemon=True)
+                    process = context.Process(target=_child, daemon=True,
+                                              args=(task, split, sender, self._threads))
                     process.start()
                     sender.close()
                     running[receiver] = (process, task, time.monotonic(), split)

@@ -1,0 +1,88 @@
+"""Neural specifics: activations, EntropyStop, training history, fresh noise."""
+
+import numpy as np
+import pytest
+import torch
+
+import zeroad
+from zeroad.detectors.neural.activations import ACTIVATIONS, Rational, make_activation
+from zeroad.detectors.neural.training import EntropyStop
+
+
+@pytest.mark.parametrize("name", ["elu", "relu", "tanh", "gelu"])
+def test_rational_starts_close_to_the_activation_it_copies(name):
+    x = torch.linspace(-3, 3, 301)
+    with torch.no_grad():
+        gap = (Rational(name)(x) - make_activation(name)(x)).abs().max()
+    assert gap < 0.1
+
+
+def test_rational_tail_is_linear_and_finite_far_from_zero():
+    r = Rational("elu")
+    with torch.no_grad():
+        far = r(torch.tensor([-1e4, -1e3, 1e3, 1e4]))
+    assert torch.isfinite(far).all()
+    # Linear continuation: equal steps in x give equal steps in y.
+    with torch.no_grad():
+        a, b, c = r(torch.tensor([10.0, 20.0, 30.0]))
+    assert torch.isclose(b - a, c - b, rtol=1e-4)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_every_activation_trains(activation, X_normal, outlier):
+    det = zeroad.make_detector("ocdnn", activation=activation, epochs=5, random_state=0)
+    det.fit(X_normal)
+    assert np.isfinite(det.decision_function(outlier)).all()
+
+
+def test_entropy_stop_keeps_the_accepted_minimum_and_stops_after_patience():
+    network = torch.nn.Linear(1, 1)
+    stopper = EntropyStop(patience=3, r_down=0.01)
+    entropies = [5.0, 4.0, 3.0, 3.2, 3.1, 3.3, 3.4]
+    stops = [stopper.step(i, h, network) for i, h in enumerate(entropies)]
+    assert stopper.best_step == 2
+    assert stops.index(True) == 5  # three steps after the minimum at step 2
+
+
+def test_entropy_stop_ignores_drops_smaller_than_r_down_times_variation():
+    network = torch.nn.Linear(1, 1)
+    stopper = EntropyStop(patience=100, r_down=0.5)
+    for i, h in enumerate([3.0, 4.0, 2.9]):  # variation 1 + 1.1, drop 0.1 < 0.5 * 2.1
+        stopper.step(i, h, network)
+    assert stopper.best_step == 0
+
+
+def test_entropy_of_uniform_losses_is_log_n():
+    assert EntropyStop.entropy(torch.ones(8)) == pytest.approx(np.log(8))
+
+
+def test_history_tracks_loss_entropy_and_validation_auc(X_normal, X_fresh, outlier):
+    X_val = np.vstack([X_fresh, outlier])
+    y_val = np.r_[np.zeros(len(X_fresh)), 1]
+    det = zeroad.make_detector("autoencoder", epochs=7, random_state=0)
+    det.fit(X_normal, validation_data=(X_val, y_val))
+    assert len(det.history_["loss"]) == len(det.history_["val_auc"]) == 7
+    assert det.history_["val_auc"][-1] > 0.9
+
+
+def test_early_stopping_entropy_stops_before_the_epoch_budget(X_normal):
+    det = zeroad.make_detector("ocdnn", epochs=300, early_stopping="entropy", patience=5,
+                               random_state=0).fit(X_normal)
+    assert det.history_["epochs_run"] < 300
+    assert 0 <= det.history_["best_epoch"] < det.history_["epochs_run"]
+
+
+def test_ocdnn_draws_fresh_noise_every_epoch(X_normal):
+    det = zeroad.make_detector("ocdnn", random_state=0)
+    det._prepare(torch.zeros(3, 5), None)
+    draw = det._epoch_data(torch.zeros(10, 5))
+    generator = torch.Generator().manual_seed(0)
+    first, _ = draw(generator)
+    second, _ = draw(generator)
+    assert not torch.equal(first[10:], second[10:])
+    assert torch.equal(first[:10], second[:10])
+
+
+def test_validation_data_is_refused_by_classical_detectors(X_normal):
+    with pytest.raises(zeroad.errors.InputError, match="neural detectors"):
+        zeroad.make_detector("knn").fit(X_normal, validation_data=(X_normal, np.zeros(300)))
