@@ -107,3 +107,17 @@ def test_results_do_not_depend_on_parallelism(tmp_path, jobs):
     reference = run_benchmark(tasks, ResultsStore(tmp_path / "ref"), LocalBackend(),
                               progress=False)
     assert aucs == {r["detector"]: r["auc"] for r in reference}
+
+
+def test_retry_errors_reruns_failed_tasks_and_readers_see_the_latest_row(tmp_path):
+    store = ResultsStore(tmp_path)
+    tasks = make_tasks([DATASET], [0], ["knn"])
+    failed = dict(run_benchmark(tasks, store, LocalBackend(), progress=False)[0])
+    failed["error"], failed["auc"] = "RuntimeError: simulated", None
+    store.append(failed)
+    assert store.rows()[0]["error"] == "RuntimeError: simulated"
+    run_benchmark(tasks, store, LocalBackend(), progress=False)  # errors count as done
+    assert len(store.history()) == 2
+    rows = run_benchmark(tasks, store, LocalBackend(), progress=False, retry_errors=True)
+    assert len(store.history()) == 3
+    assert len(rows) == 1 and rows[0]["error"] is None

@@ -8,6 +8,8 @@ loss is and how a row is scored.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
@@ -16,6 +18,7 @@ from torch.nn import functional as F
 from zeroad.detectors.base import BaseDetector
 from zeroad.detectors.neural.activations import make_activation
 from zeroad.detectors.neural.training import train_network
+from zeroad.detectors.validation import check_X
 from zeroad.errors import InputError
 
 SCORE_BATCH = 1 << 16
@@ -119,6 +122,49 @@ class NeuralDetector(BaseDetector):
                     self.network_, X[start:start + SCORE_BATCH])
         return out.numpy()
 
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score of each row of ``X``, higher = more anomalous.
+
+        A NumPy array with an affine scaler (every scaler but ``quantile``) takes
+        the fast path: batches go straight from the caller's array to float32
+        tensors, are checked for NaN / inf in torch, scaled inside the network,
+        and scored in eval mode under ``torch.inference_mode()``. Anything else
+        goes through the general checks of :class:`BaseDetector`.
+        """
+        affine = self._affine_scaling()
+        if affine is None or not isinstance(X, np.ndarray) or X.dtype.kind != "f" \
+                or X.ndim != 2 or X.shape[0] == 0 or self.feature_names_in_ is not None:
+            return super().decision_function(X)
+        self._check_fitted()
+        if X.shape[1] != self.n_features_in_:
+            check_X(X[:1], what="data to score", n_features=self.n_features_in_)
+        network = self._scoring_network(*affine)
+        out = np.empty(X.shape[0], dtype=np.float32)
+        out_tensor = torch.from_numpy(out)
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], SCORE_BATCH):
+                batch = torch.from_numpy(X[start:start + SCORE_BATCH]).float()
+                if not torch.isfinite(batch).all():
+                    check_X(X[start:start + SCORE_BATCH], what=f"data to score (rows from "
+                            f"{start})", n_features=self.n_features_in_)
+                out_tensor[start:start + SCORE_BATCH] = network(batch)
+        return self._finite(out)
+
+    def _affine_scaling(self):
+        """(multiplier, offset) with scaled = x * multiplier + offset, or None (quantile)."""
+        if self.scaler == "quantile":
+            return None
+        d = self.n_features_in_
+        zeros = np.zeros((1, d))
+        offset = self.scaler_.transform(zeros)[0]
+        multiplier = self.scaler_.transform(np.ones((1, d)))[0] - offset
+        return (torch.tensor(multiplier, dtype=torch.float32),
+                torch.tensor(offset, dtype=torch.float32))
+
+    def _scoring_network(self, multiplier, offset) -> nn.Module:
+        """A module from raw float32 rows to scores (subclasses may fold the scaling in)."""
+        return _ScaledScorer(self, multiplier, offset)
+
     # -- persistence: weights as arrays, never pickled modules ------------------------------
     def _persistent_state(self) -> dict:
         state = {k: v for k, v in vars(self).items()
@@ -159,6 +205,16 @@ def _training_params(self, hidden_layers, activation, rational_init, dropout, we
     self.r_down = r_down
     BaseDetector.__init__(self, scaler=scaler, contamination=contamination, fpr=fpr,
                           calibration_fraction=calibration_fraction, random_state=random_state)
+
+
+class _ScaledScorer(nn.Module):
+    def __init__(self, detector, multiplier, offset):
+        super().__init__()
+        self.detector, self.multiplier, self.offset = detector, multiplier, offset
+
+    def forward(self, x):
+        return self.detector._row_scores(self.detector.network_,
+                                         torch.addcmul(self.offset, x, self.multiplier))
 
 
 class OneClassDNN(NeuralDetector):
@@ -222,6 +278,18 @@ class OneClassDNN(NeuralDetector):
 
     def _row_scores(self, network, inputs):
         return network(inputs).squeeze(-1)
+
+    def _scoring_network(self, multiplier, offset):
+        # Fold the scaler into the first layer: W (x m + o) + b = (W m) x + (W o + b).
+        if self.__dict__.get("_folded_for") is not self.network_:
+            folded = copy.deepcopy(self.network_)
+            first = folded[0]
+            with torch.no_grad():
+                first.bias.add_(first.weight @ offset)
+                first.weight.mul_(multiplier)
+            scorer = nn.Sequential(folded, nn.Flatten(0))
+            self._folded, self._folded_for = scorer.eval(), self.network_
+        return self._folded
 
 
 class AutoEncoder(NeuralDetector):
