@@ -44,3 +44,13 @@ def test_demo_prints_an_auc_table(tmp_path, capsys):
     assert "| detector | mean AUC" in out
     n_detectors = len(zeroad.list_detectors())
     assert (tmp_path / "results.jsonl").read_text().count("\n") == n_detectors
+
+
+def test_summarize_a_results_folder(tmp_path, capsys):
+    assert main(["benchmark", "--datasets", "sklearn:breast_cancer", "--detectors", "knn",
+                 "ecod", "--seeds", "0", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["summarize", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| knn |" in out and "| ecod |" in out and "2 tasks" in out
+    assert (tmp_path / "summary.md").exists()

@@ -100,7 +100,7 @@ def cmd_score(args) -> None:
 
 
 def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, data_dir,
-                   progress=True):
+                   retry_errors=False):
     from zeroad.data.datasets import expand
     from zeroad.evaluation.backends.local import LocalBackend
     from zeroad.evaluation.runner import format_summary, run_benchmark, summarize
@@ -113,7 +113,7 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
     tasks = make_tasks(names, seeds, detectors)
     store = ResultsStore(out)
     backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir)
-    rows = run_benchmark(tasks, store, backend, progress=progress)
+    rows = run_benchmark(tasks, store, backend, retry_errors=retry_errors)
     wanted = {t.key for t in tasks}
     rows = [r for r in rows if (r["dataset"], r["seed"], r["detector"], r["params"]) in wanted]
     table = format_summary(summarize(rows))
@@ -123,10 +123,24 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
 
 def cmd_benchmark(args) -> None:
     rows, table = _run_benchmark(args.datasets, args.detectors, args.seeds, args.out,
-                                 args.jobs, args.task_timeout, args.data_dir)
+                                 args.jobs, args.task_timeout, args.data_dir, args.retry_errors)
     errors = sum(1 for r in rows if r["error"])
     print(table)
     print(f"\n{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors)")
+
+
+def cmd_summarize(args) -> None:
+    from zeroad.evaluation.runner import format_summary, summarize
+    from zeroad.evaluation.store import ResultsStore
+
+    rows = ResultsStore(args.results).rows()
+    if not rows:
+        raise ZeroadError(f"{args.results} holds no results")
+    table = format_summary(summarize(rows))
+    (Path(args.results) / "summary.md").write_text(table + "\n")
+    errors = sum(1 for r in rows if r["error"])
+    print(table)
+    print(f"\n{len(rows)} tasks in {args.results} ({errors} with errors)")
 
 
 def cmd_demo(args) -> None:
@@ -186,8 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="specs, e.g. adbench, adbench:cardio, sklearn:breast_cancer")
     p.add_argument("--detectors", nargs="+", default=None, help="names (default: all)")
     p.add_argument("--out", required=True, help="results folder (resumed if it has results)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="rerun tasks whose recorded row has an error")
     run_options(p, [0, 1, 2])
     p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("summarize", help="print (and write summary.md of) a results folder")
+    p.add_argument("results", help="folder written by zeroad benchmark")
+    p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("demo", help="every detector on a built-in real dataset, in a minute")
     p.add_argument("--dataset", default=DEMO_DATASET)

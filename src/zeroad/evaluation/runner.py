@@ -36,12 +36,13 @@ def provenance(command: list[str] | None = None, **extra) -> dict:
 
 
 def run_benchmark(tasks: list[Task], store: ResultsStore, backend, progress: bool = True,
-                  command: list[str] | None = None) -> list[dict]:
+                  command: list[str] | None = None, retry_errors: bool = False) -> list[dict]:
     """Run the tasks not yet in ``store`` on ``backend``, appending each row as it finishes.
 
-    Returns every row of the store (earlier runs included).
+    With ``retry_errors``, tasks whose recorded row has an error run again.
+    Returns one row per task in the store (earlier runs included).
     """
-    done = store.done_keys()
+    done = store.done_keys(retry_errors)
     todo = [t for t in tasks if t.key not in done]
     seen = set()
     todo = [t for t in todo if not (t.key in seen or seen.add(t.key))]

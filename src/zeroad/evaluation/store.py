@@ -2,7 +2,9 @@
 
 Each finished task is one line, written with a single ``write`` and flushed to
 disk before the next task's row, so a crash (even ``kill -9``) loses at most the
-row being written; a torn last line is cut off when the store is reopened.
+row being written; a torn last line is cut off when the store is reopened. A
+task rerun with ``retry_errors`` appends a new line; readers see the latest
+line of each task.
 """
 
 from __future__ import annotations
@@ -32,14 +34,21 @@ class ResultsStore:
             if data and not data.endswith(b"\n"):
                 handle.truncate(data.rfind(b"\n") + 1)
 
-    def rows(self) -> list[dict[str, Any]]:
+    def history(self) -> list[dict[str, Any]]:
+        """Every row ever written, retried tasks included, in order."""
         if not self.path.exists():
             return []
         with open(self.path, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
 
-    def done_keys(self) -> set[tuple]:
-        return {(r["dataset"], r["seed"], r["detector"], r["params"]) for r in self.rows()}
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per task: the latest, so a retried task's new result replaces its error."""
+        latest = {row_key(r): r for r in self.history()}
+        return list(latest.values())
+
+    def done_keys(self, retry_errors: bool = False) -> set[tuple]:
+        """Tasks that need no rerun: all recorded ones, or only successes with ``retry_errors``."""
+        return {row_key(r) for r in self.rows() if not (retry_errors and r["error"])}
 
     def append(self, row: dict[str, Any]) -> None:
         line = (json.dumps(row, sort_keys=True, default=_jsonable) + "\n").encode("utf-8")
@@ -54,6 +63,10 @@ class ResultsStore:
         import pandas as pd
 
         return pd.DataFrame(self.rows())
+
+
+def row_key(row: dict[str, Any]) -> tuple:
+    return (row["dataset"], row["seed"], row["detector"], row["params"])
 
 
 def _jsonable(value):

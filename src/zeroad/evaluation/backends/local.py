@@ -47,7 +47,7 @@ class LocalBackend:
 
     def run(self, tasks: list[Task]) -> Iterator[dict]:
         context = mp.get_context("forkserver")
-        context.set_forkserver_preload(["zeroad.evaluation.tasks", "zeroad.detectors"])
+        context.set_forkserver_preload(["zeroad.evaluation.tasks", "zeroad.detectors", "torch"])
         pending = deque(tasks)
         left_in_group = Counter((t.dataset, t.seed) for t in tasks)
         splits: dict[tuple, object] = {}
@@ -80,8 +80,7 @@ class LocalBackend:
                         row = receiver.recv()
                     except EOFError:
                         process.join()
-                        row = _error_row(task, split, f"worker process died (exit code "
-                                                      f"{process.exitcode}), e.g. out of memory")
+                        row = _error_row(task, split, _death_message(process.exitcode))
                     process.join()
                     receiver.close()
                     yield self._finish(left_in_group, splits, (task.dataset, task.seed), row)
@@ -109,6 +108,13 @@ class LocalBackend:
         if left_in_group[group] == 0:
             splits.pop(group, None)
         return row
+
+
+def _death_message(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return (f"worker process killed by signal {-exitcode} (SIGKILL usually means "
+                "out of memory)")
+    return f"worker process died with exit code {exitcode} before sending its result"
 
 
 def _error_row(task: Task, split, message: str) -> dict:
