@@ -186,9 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(p)
     p.set_defaults(func=cmd_score)
 
-    def run_options(p, seeds):
+    def run_options(p, seeds, jobs):
         p.add_argument("--seeds", type=int, nargs="+", default=seeds)
-        p.add_argument("--jobs", type=int, default=1, help="tasks run at once")
+        p.add_argument("--jobs", type=int, default=jobs, help="tasks run at once")
         p.add_argument("--task-timeout", type=float, default=None,
                        help="seconds before a task is stopped and recorded as an error")
         p.add_argument("--data-dir", help="folder with adbench/ (default: $ZEROAD_DATA, "
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results folder (resumed if it has results)")
     p.add_argument("--retry-errors", action="store_true",
                    help="rerun tasks whose recorded row has an error")
-    run_options(p, [0, 1, 2])
+    run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("summarize", help="print (and write summary.md of) a results folder")
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="every detector on a built-in real dataset, in a minute")
     p.add_argument("--dataset", default=DEMO_DATASET)
     p.add_argument("--out", default=None, help="results folder (default: a temporary one)")
-    run_options(p, [0, 1, 2])
+    run_options(p, [0, 1, 2], jobs=2)
     p.set_defaults(func=cmd_demo)
     return parser
 
