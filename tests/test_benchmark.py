@@ -123,3 +123,12 @@ def test_retry_errors_reruns_failed_tasks_and_readers_see_the_latest_row(tmp_pat
     rows = run_benchmark(tasks, store, LocalBackend(), progress=False, retry_errors=True)
     assert len(store.history()) == 3
     assert len(rows) == 1 and rows[0]["error"] is None
+
+
+def test_a_second_run_on_the_same_store_is_refused(tmp_path):
+    from zeroad.errors import ZeroadError
+
+    store = ResultsStore(tmp_path)
+    with store.exclusive(), pytest.raises(ZeroadError, match="another run is writing"):
+        run_benchmark(make_tasks([DATASET], [0], ["knn"]), ResultsStore(tmp_path),
+                      LocalBackend(), progress=False)

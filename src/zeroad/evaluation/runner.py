@@ -42,6 +42,11 @@ def run_benchmark(tasks: list[Task], store: ResultsStore, backend, progress: boo
     With ``retry_errors``, tasks whose recorded row has an error run again.
     Returns one row per task in the store (earlier runs included).
     """
+    with store.exclusive():
+        return _run_unlocked(tasks, store, backend, progress, command, retry_errors)
+
+
+def _run_unlocked(tasks, store, backend, progress, command, retry_errors) -> list[dict]:
     done = store.done_keys(retry_errors)
     todo = [t for t in tasks if t.key not in done]
     seen = set()

@@ -9,6 +9,8 @@ line of each task.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -58,6 +60,19 @@ class ResultsStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """Hold the store for one writing run; a second run on the same folder is refused."""
+        from zeroad.errors import ZeroadError
+
+        with open(self.directory / ".lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ZeroadError(f"another run is writing to {self.directory}; wait for it "
+                                  "or stop it, then rerun to resume") from None
+            yield self
 
     def to_frame(self):
         import pandas as pd
