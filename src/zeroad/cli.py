@@ -152,6 +152,63 @@ def cmd_demo(args) -> None:
     print(table)
 
 
+def cmd_tune(args) -> None:
+    from zeroad.automl.tune import tune_detector
+
+    result = tune_detector(args.dataset, args.detector, args.time_budget, args.out,
+                           seed=args.seed, data_dir=args.data_dir, max_train=args.max_train)
+    print(f"{args.detector} on {args.dataset}: {result['trials']} trials in {args.out}; "
+          f"best validation AUC {result['best_auc']:.4f} with {json.dumps(result['best_params'])}")
+
+
+def cmd_zeroshot_matrix(args) -> None:
+    from zeroad.automl.zeroshot import run_matrix
+    from zeroad.data.datasets import expand
+
+    names = [n for spec in args.datasets for n in expand(spec, args.data_dir)]
+    rows = run_matrix(names, args.detectors, args.out, n_random=args.configs, seeds=args.seeds,
+                      jobs=args.jobs, task_timeout=args.task_timeout, data_dir=args.data_dir,
+                      tuned_dir=args.tuned, max_train=args.max_train, max_test=args.max_test)
+    errors = sum(1 for r in rows if r["error"])
+    print(f"{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors); "
+          f"build a portfolio with: zeroad zeroshot build --results {args.out} --out FILE")
+
+
+def cmd_zeroshot_build(args) -> None:
+    from zeroad.automl.zeroshot import build_from_results
+
+    portfolio = build_from_results(args.results, exclude=args.exclude or (), size=args.size,
+                                   ensemble_size=args.ensemble_size, command=sys.argv)
+    Path(args.out).write_text(json.dumps(portfolio, indent=1) + "\n")
+    print(f"portfolio of {len(portfolio['members'])} configs from "
+          f"{len(portfolio['datasets'])} datasets written to {args.out}; selection rule: "
+          f"{portfolio['selection']['n_neighbors'] or 'all'} nearest datasets")
+    for member in portfolio["members"]:
+        print(f"  {member['detector']:<12} mean normalised AUC "
+              f"{member['mean_normalised_auc']:.4f}  {json.dumps(member['params'])}")
+
+
+def cmd_zeroshot_evaluate(args) -> None:
+    from zeroad.automl.zeroshot import evaluate_lodo, format_lodo, summarize_lodo
+
+    table = evaluate_lodo(args.results, args.out, args.detectors, seeds=args.seeds,
+                          jobs=args.jobs, task_timeout=args.task_timeout,
+                          data_dir=args.data_dir, reuse=args.reuse, command=sys.argv)
+    out = Path(args.out)
+    table.to_csv(out / "per_dataset_auc.csv", float_format="%.4f")
+    text = format_lodo(summarize_lodo(table))
+    (out / "summary.md").write_text(text + "\n")
+    print(text)
+
+
+def cmd_zeroshot_criteria(args) -> None:
+    from zeroad.automl.zeroshot import criteria_agreement
+
+    text = criteria_agreement(args.results)
+    (Path(args.results) / "criteria.md").write_text(text + "\n")
+    print(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from zeroad._version import __version__
 
@@ -208,6 +265,56 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summarize", help="print (and write summary.md of) a results folder")
     p.add_argument("results", help="folder written by zeroad benchmark")
     p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("tune", help="search a detector's space on one labelled dataset "
+                                    "(FLAML); every trial recorded, resumable")
+    p.add_argument("--dataset", required=True, help="labelled dataset spec")
+    p.add_argument("--detector", required=True)
+    p.add_argument("--time-budget", type=float, required=True, help="seconds")
+    p.add_argument("--out", required=True, help="folder for trials.jsonl")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-train", type=int, default=2000, help="cap on the fit rows")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_tune)
+
+    zs = sub.add_parser("zeroshot", help="learn and evaluate zero-shot defaults and portfolios")
+    zsub = zs.add_subparsers(dest="zeroshot_command", required=True)
+    p = zsub.add_parser("matrix", help="evaluate candidate configs on every dataset "
+                                       "(protocol v1 at search caps); resumable")
+    p.add_argument("--datasets", nargs="+", required=True)
+    p.add_argument("--detectors", nargs="+", required=True)
+    p.add_argument("--configs", type=int, default=16,
+                   help="random configs per detector, besides its library default")
+    p.add_argument("--tuned", help="folder of zeroad tune trials: add each search's best")
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-train", type=int, default=2000)
+    p.add_argument("--max-test", type=int, default=5000)
+    run_options(p, [0], jobs=1)
+    p.set_defaults(func=cmd_zeroshot_matrix)
+
+    p = zsub.add_parser("build", help="write a portfolio JSON from a matrix folder")
+    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
+    p.add_argument("--out", required=True, help="portfolio file to write")
+    p.add_argument("--exclude", nargs="+", help="datasets to leave out")
+    p.add_argument("--size", type=int, default=8, help="most configs in the portfolio")
+    p.add_argument("--ensemble-size", type=int, default=3,
+                   help="members AutoDetector combines by default")
+    p.set_defaults(func=cmd_zeroshot_build)
+
+    p = zsub.add_parser("evaluate", help="leave-one-dataset-out: portfolio from the other "
+                                         "datasets, applied to the held-out one")
+    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
+    p.add_argument("--out", required=True)
+    p.add_argument("--detectors", nargs="+", required=True,
+                   help="detectors whose learned and library defaults are compared")
+    p.add_argument("--reuse", nargs="+", help="benchmark folders whose rows stand in for "
+                                              "identical tasks")
+    run_options(p, [0, 1, 2], jobs=1)
+    p.set_defaults(func=cmd_zeroshot_evaluate)
+
+    p = zsub.add_parser("criteria", help="do the label-free criteria agree with AUC?")
+    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
+    p.set_defaults(func=cmd_zeroshot_criteria)
 
     p = sub.add_parser("demo", help="every detector on a built-in real dataset, in a minute")
     p.add_argument("--dataset", default=DEMO_DATASET)

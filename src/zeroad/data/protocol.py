@@ -49,3 +49,33 @@ def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int =
     y_test = np.concatenate([np.zeros(test_normal.size, np.int64),
                              np.ones(test_anomalous.size, np.int64)])
     return X[train], X[test], y_test
+
+
+def tuning_split(X, y, seed: int, max_train: int = MAX_TRAIN, validation_fraction: float = 0.3):
+    """Split labelled data for hyperparameter search with labels (``zeroad tune``).
+
+    The training side of protocol v1 (its normal training rows, same seed) is cut
+    into fit rows and validation normals; the validation anomalies are a seeded
+    half of the anomalies. The test normals of protocol v1 are never used.
+    Protocol v1 puts every anomaly in its test split, so anomalies seen here can
+    reappear there: a config tuned on a dataset is an optimistic upper bound for
+    that dataset, and the leave-one-dataset-out evaluation never lets a dataset's
+    own tuning results choose what is applied to it.
+
+    Returns
+    -------
+    X_fit : normal rows to fit on
+    X_val, y_val : validation rows and their labels (1 = anomaly)
+    """
+    X_train, _, _ = one_class_split(X, y, seed, max_train=max_train)
+    y = np.asarray(y).astype(np.int64).ravel()
+    rng = np.random.default_rng([seed, 1])
+    order = rng.permutation(X_train.shape[0])
+    n_val = max(1, int(round(validation_fraction * order.size)))
+    anomalies = np.flatnonzero(y == 1)
+    if anomalies.size < 2:
+        raise InputError(f"only {anomalies.size} anomalies: too few to tune with labels")
+    val_anomalies = rng.choice(anomalies, size=max(1, anomalies.size // 2), replace=False)
+    X_val = np.concatenate([X_train[order[:n_val]], np.asarray(X)[val_anomalies]])
+    y_val = np.concatenate([np.zeros(n_val, np.int64), np.ones(val_anomalies.size, np.int64)])
+    return X_train[order[n_val:]], X_val, y_val

@@ -30,13 +30,14 @@ def _is_plain(value) -> bool:
     if isinstance(value, _PLAIN):
         return True
     if isinstance(value, list | tuple):
-        return all(isinstance(v, _PLAIN) for v in value)
+        return all(_is_plain(v) for v in value)
     if isinstance(value, dict):
         return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
     return False
 
 
-def _fitted_state(detector) -> dict:
+def fitted_state(detector) -> dict:
+    """What a fitted detector learned, as the model file keeps it."""
     hook = getattr(detector, "_persistent_state", None)
     if hook is not None:
         return hook()
@@ -51,7 +52,7 @@ def save_detector(detector, path) -> None:
 
     detector._check_fitted()
     plain, arrays, objects = {}, {}, {}
-    for key, value in _fitted_state(detector).items():
+    for key, value in fitted_state(detector).items():
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             arrays[key] = value
         elif isinstance(value, np.generic):
@@ -110,7 +111,7 @@ def load_detector(path):
             f"{meta.get('zeroad_version')}; this zeroad {__version__} reads format "
             f"{FORMAT_VERSION}: refit the model or use a matching zeroad")
     try:
-        spec = get_spec(meta["detector"])
+        get_spec(meta["detector"])
     except Exception as exc:
         raise ModelFileError(f"{path}: {exc}") from exc
 
@@ -122,19 +123,28 @@ def load_detector(path):
     with np.load(io.BytesIO(arrays_bytes), allow_pickle=False) as arrays:
         state = {**meta["fitted"], **{k: arrays[k] for k in arrays.files}, **objects}
 
+    detector = rebuild(meta["detector"], meta["params"], state)
+    if detector.n_features_in_ != meta["n_features_in"]:
+        raise ModelFileError(f"{path} is inconsistent: its model expects "
+                             f"{detector.n_features_in_} features, its header says "
+                             f"{meta['n_features_in']}")
+    return detector
+
+
+def rebuild(name: str, params: dict, state: dict):
+    """Detector ``name`` with ``params`` (as read from JSON) and fitted ``state`` restored."""
+    from zeroad.registry import get_spec
+
+    cls = get_spec(name).cls
     # JSON has no tuples: give tuple-valued parameters (layer widths) their type back.
-    defaults = spec.cls().get_params()
+    defaults = cls().get_params()
     params = {k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list) else v
-              for k, v in meta["params"].items()}
-    detector = spec.cls(**params)
+              for k, v in params.items()}
+    detector = cls(**params)
     restore = getattr(detector, "_restore_state", None)
     if restore is not None:
         restore(state)
     else:
         for key, value in state.items():
             setattr(detector, key, value)
-    if detector.n_features_in_ != meta["n_features_in"]:
-        raise ModelFileError(f"{path} is inconsistent: its model expects "
-                             f"{detector.n_features_in_} features, its header says "
-                             f"{meta['n_features_in']}")
     return detector

@@ -46,7 +46,21 @@ def run_benchmark(tasks: list[Task], store: ResultsStore, backend, progress: boo
         return _run_unlocked(tasks, store, backend, progress, command, retry_errors)
 
 
+def _check_caps(store: ResultsStore, backend) -> None:
+    """A folder holds one protocol: rows split with other size caps would not compare."""
+    from zeroad.data.protocol import MAX_TEST, MAX_TRAIN
+    from zeroad.errors import ZeroadError
+
+    caps = (getattr(backend, "max_train", MAX_TRAIN), getattr(backend, "max_test", MAX_TEST))
+    for row in store.rows():
+        found = (row.get("max_train", MAX_TRAIN), row.get("max_test", MAX_TEST))
+        if found != caps:
+            raise ZeroadError(f"{store.directory} holds results split with max_train, "
+                              f"max_test = {found}; this run uses {caps}: use another folder")
+
+
 def _run_unlocked(tasks, store, backend, progress, command, retry_errors) -> list[dict]:
+    _check_caps(store, backend)
     done = store.done_keys(retry_errors)
     todo = [t for t in tasks if t.key not in done]
     seen = set()

@@ -57,9 +57,12 @@ def make_tasks(datasets: list[str], seeds: list[int], detectors: list[str],
 EVALUATION_PARAMS = {"calibration_fraction": 0.0}
 
 
-def run_task(task: Task, split) -> dict[str, Any]:
+def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
     """Fit and score one task on an already-made ``split`` = (X_train, X_test, y_test).
 
+    With ``criteria``, the row also gets the label-free quality criteria
+    (``criterion_box``, ``criterion_shuffle``: see :mod:`zeroad.automl.criteria`)
+    measured on the test split's normal rows, to study whether they agree with AUC.
     Returns the task's results row; an exception becomes the row's ``error``.
     """
     from zeroad.evaluation.metrics import average_precision, roc_auc
@@ -78,6 +81,12 @@ def run_task(task: Task, split) -> dict[str, Any]:
         row["score_seconds"] = time.perf_counter() - start
         row["auc"] = roc_auc(y_test, scores)
         row["ap"] = average_precision(y_test, scores)
+        if criteria:
+            from zeroad.automl.criteria import CRITERIA, noise_discrimination
+
+            for kind in CRITERIA:
+                row[f"criterion_{kind}"] = noise_discrimination(
+                    detector, X_train, X_test[y_test == 0], kind, seed=task.seed)
     except Exception as exc:  # a failing task is a result too
         row["error"] = f"{type(exc).__name__}: {exc}"
         row["traceback"] = traceback.format_exc(limit=5)

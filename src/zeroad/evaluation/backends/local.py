@@ -16,33 +16,41 @@ from collections.abc import Iterator
 from multiprocessing.connection import wait
 
 from zeroad.data import datasets
-from zeroad.data.protocol import one_class_split
+from zeroad.data.protocol import MAX_TEST, MAX_TRAIN, one_class_split
 from zeroad.evaluation.tasks import Task, base_row, run_task
 
 
-def load_split(dataset: str, seed: int, data_dir=None):
+def load_split(dataset: str, seed: int, data_dir=None, max_train: int = MAX_TRAIN,
+               max_test: int = MAX_TEST):
     data = datasets.load(dataset, data_dir=data_dir)
     if data.y is None:
         raise ValueError(f"{dataset} has no labels; a benchmark needs 0/1 labels")
-    return one_class_split(data.X, data.y, seed)
+    return one_class_split(data.X, data.y, seed, max_train=max_train, max_test=max_test)
 
 
-def _child(task: Task, split, conn, threads: int) -> None:
+def _child(task: Task, split, conn, threads: int, criteria: bool) -> None:
     import torch
 
     # Parallel tasks share the cores: each gets its part, not all of them.
     torch.set_num_threads(threads)
-    conn.send(run_task(task, split))
+    conn.send(run_task(task, split, criteria=criteria))
     conn.close()
 
 
 class LocalBackend:
-    """Run tasks in up to ``jobs`` processes at once, each killed after ``task_timeout`` s."""
+    """Run tasks in up to ``jobs`` processes at once, each killed after ``task_timeout`` s.
 
-    def __init__(self, jobs: int = 1, task_timeout: float | None = None, data_dir=None):
+    ``max_train`` / ``max_test`` cap protocol v1's split sizes (smaller caps make
+    searches affordable; every row records the caps it ran with); ``criteria``
+    adds the label-free quality criteria to each row.
+    """
+
+    def __init__(self, jobs: int = 1, task_timeout: float | None = None, data_dir=None,
+                 max_train: int = MAX_TRAIN, max_test: int = MAX_TEST, criteria: bool = False):
         self.jobs = max(1, int(jobs))
         self.task_timeout = task_timeout
         self.data_dir = data_dir
+        self.max_train, self.max_test, self.criteria = max_train, max_test, criteria
         self._threads = max(1, (os.cpu_count() or 1) // self.jobs)
 
     def run(self, tasks: list[Task]) -> Iterator[dict]:
@@ -59,7 +67,8 @@ class LocalBackend:
                     group = (task.dataset, task.seed)
                     if group not in splits:
                         try:
-                            splits[group] = load_split(task.dataset, task.seed, self.data_dir)
+                            splits[group] = load_split(task.dataset, task.seed, self.data_dir,
+                                                       self.max_train, self.max_test)
                         except Exception as exc:
                             splits[group] = exc
                     split = splits[group]
@@ -69,7 +78,8 @@ class LocalBackend:
                         continue
                     receiver, sender = context.Pipe(duplex=False)
                     process = context.Process(target=_child, daemon=True,
-                                              args=(task, split, sender, self._threads))
+                                              args=(task, split, sender, self._threads,
+                                                    self.criteria))
                     process.start()
                     sender.close()
                     running[receiver] = (process, task, time.monotonic(), split)
@@ -102,8 +112,9 @@ class LocalBackend:
                 process.kill()
                 process.join()
 
-    @staticmethod
-    def _finish(left_in_group: Counter, splits: dict, group: tuple, row: dict) -> dict:
+    def _finish(self, left_in_group: Counter, splits: dict, group: tuple, row: dict) -> dict:
+        if (self.max_train, self.max_test) != (MAX_TRAIN, MAX_TEST):
+            row.update(max_train=self.max_train, max_test=self.max_test)
         left_in_group[group] -= 1
         if left_in_group[group] == 0:
             splits.pop(group, None)
