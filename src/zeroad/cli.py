@@ -100,7 +100,7 @@ def cmd_score(args) -> None:
 
 
 def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, data_dir,
-                   retry_errors=False):
+                   retry_errors=False, library_defaults=False):
     from zeroad.data.datasets import expand
     from zeroad.evaluation.backends.local import LocalBackend
     from zeroad.evaluation.runner import format_summary, run_benchmark, summarize
@@ -110,7 +110,12 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
 
     names = [n for spec in dataset_specs for n in expand(spec, data_dir)]
     detectors = list_detectors() if detectors in (None, [], ["all"]) else detectors
-    tasks = make_tasks(names, seeds, detectors)
+    configs = None
+    if library_defaults:
+        from zeroad.registry import get_spec
+
+        configs = {d: [get_spec(d).library_default] for d in detectors}
+    tasks = make_tasks(names, seeds, detectors, configs)
     store = ResultsStore(out)
     backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir)
     rows = run_benchmark(tasks, store, backend, retry_errors=retry_errors)
@@ -123,7 +128,8 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
 
 def cmd_benchmark(args) -> None:
     rows, table = _run_benchmark(args.datasets, args.detectors, args.seeds, args.out,
-                                 args.jobs, args.task_timeout, args.data_dir, args.retry_errors)
+                                 args.jobs, args.task_timeout, args.data_dir, args.retry_errors,
+                                 args.library_defaults)
     errors = sum(1 for r in rows if r["error"])
     print(table)
     print(f"\n{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors)")
@@ -259,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results folder (resumed if it has results)")
     p.add_argument("--retry-errors", action="store_true",
                    help="rerun tasks whose recorded row has an error")
+    p.add_argument("--library-defaults", action="store_true",
+                   help="each detector's library-default config (what PyOD / scikit-learn "
+                        "users get) instead of zeroad's learned default")
     run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_benchmark)
 
@@ -271,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="labelled dataset spec")
     p.add_argument("--detector", required=True)
     p.add_argument("--time-budget", type=float, required=True, help="seconds")
-    p.add_argument("--out", required=True, help="folder for trials.jsonl")
+    p.add_argument("--out", required=True, help="folder for the trials (results.jsonl)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=2000, help="cap on the fit rows")
     p.add_argument("--data-dir")

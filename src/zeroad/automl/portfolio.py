@@ -1,0 +1,245 @@
+"""Best practices learned across labelled datasets, applied to a new one without labels.
+
+The input is a performance matrix (configuration x dataset -> AUC, averaged over
+seeds) and each dataset's meta-features. From it, in the spirit of FLAML's
+zero-shot ``flaml.default`` for supervised learners:
+
+- per detector, a single **default**: the configuration with the best mean
+  normalised AUC (AUC divided by the best AUC any configuration reached on that
+  dataset) over the datasets;
+- a **portfolio**: configurations chosen greedily so that every dataset has a
+  member close to its best (maximising the mean over datasets of the best
+  member's normalised AUC);
+- a **selection rule** for a new dataset: rank the members by their mean
+  normalised AUC on the training datasets nearest in meta-feature space (or on
+  all of them). Which rule, and how many neighbours, is itself chosen by
+  leave-one-dataset-out *inside* the training datasets, so nothing is tuned on
+  a dataset that is later reported.
+
+A portfolio is a versioned JSON document with its provenance; see
+:func:`build_portfolio` and :func:`select`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeroad._version import __version__
+from zeroad.automl.metafeatures import NAMES as META_NAMES
+from zeroad.errors import ZeroadError
+
+FORMAT = "zeroad-portfolio"
+FORMAT_VERSION = 1
+NEIGHBOUR_CHOICES = (1, 3, 5, 8, 0)  # 0 = every training dataset (one global ranking)
+
+
+class PerformanceMatrix:
+    """AUC of each configuration on each dataset.
+
+    Attributes
+    ----------
+    configs : list of (detector, params dict)
+    datasets : list of dataset names
+    auc : ndarray (n_configs, n_datasets), NaN where a config failed or was not run
+    """
+
+    def __init__(self, configs, datasets, auc):
+        self.configs, self.datasets = list(configs), list(datasets)
+        self.auc = np.asarray(auc, dtype=np.float64)
+
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, Any]]) -> PerformanceMatrix:
+        """From results-store rows: AUC averaged over seeds; any failed seed fails the cell."""
+        cells: dict[tuple, dict[str, list]] = {}
+        for row in rows:
+            key = (row["detector"], row["params"])
+            cells.setdefault(key, {}).setdefault(row["dataset"], []).append(
+                np.nan if row["error"] or row["auc"] is None else row["auc"])
+        datasets = sorted({row["dataset"] for row in rows})
+        keys = sorted(cells)
+        auc = np.full((len(keys), len(datasets)), np.nan)
+        for i, key in enumerate(keys):
+            for j, dataset in enumerate(datasets):
+                values = cells[key].get(dataset)
+                if values:
+                    auc[i, j] = np.mean(values)
+        return cls([(d, json.loads(p)) for d, p in keys], datasets, auc)
+
+    def subset(self, datasets) -> PerformanceMatrix:
+        index = [self.datasets.index(d) for d in datasets]
+        return PerformanceMatrix(self.configs, datasets, self.auc[:, index])
+
+    def ratios(self) -> np.ndarray:
+        """Normalised AUC: AUC / the best AUC on that dataset; failures count as 0."""
+        best = np.nanmax(self.auc, axis=0)
+        return np.nan_to_num(self.auc / best, nan=0.0)
+
+
+def greedy_portfolio(ratios: np.ndarray, size: int) -> list[int]:
+    """Rows of ``ratios`` chosen one at a time to raise the mean best-member ratio most."""
+    chosen: list[int] = []
+    best = np.zeros(ratios.shape[1])
+    for _ in range(min(size, ratios.shape[0])):
+        gains = np.maximum(ratios, best).mean(axis=1)
+        gains[chosen] = -np.inf
+        pick = int(np.argmax(gains))
+        if chosen and gains[pick] <= best.mean() + 1e-12:
+            break
+        chosen.append(pick)
+        best = np.maximum(best, ratios[pick])
+    return chosen
+
+
+def _standardise(meta: np.ndarray):
+    mean = meta.mean(axis=0)
+    std = meta.std(axis=0)
+    std[std == 0] = 1.0
+    return mean, std
+
+
+def _rank_members(member_ratios: np.ndarray, meta_z: np.ndarray, query_z: np.ndarray,
+                  n_neighbors: int):
+    """Members ordered by mean ratio on the ``n_neighbors`` nearest datasets (0 = all)."""
+    if n_neighbors and n_neighbors < meta_z.shape[0]:
+        distance = np.sqrt(((meta_z - query_z) ** 2).sum(axis=1))
+        neighbours = np.argsort(distance, kind="stable")[:n_neighbors]
+    else:
+        neighbours = np.arange(meta_z.shape[0])
+    expected = member_ratios[:, neighbours].mean(axis=1)
+    return np.argsort(-expected, kind="stable"), expected, neighbours
+
+
+def _inner_lodo(ratios: np.ndarray, meta: np.ndarray, size: int) -> dict[int, float]:
+    """Mean normalised AUC of each selection rule, leaving one training dataset out at a time."""
+    n = ratios.shape[1]
+    scores = {k: [] for k in NEIGHBOUR_CHOICES}
+    for held in range(n):
+        keep = np.array([j for j in range(n) if j != held])
+        sub = ratios[:, keep]
+        # A dataset's ratios depend on its own column only: dropping the column leaves
+        # no trace of the held-out dataset in what the rule is learned from.
+        members = greedy_portfolio(sub, size)
+        mean, std = _standardise(meta[keep])
+        for k in NEIGHBOUR_CHOICES:
+            order, _, _ = _rank_members(sub[members], (meta[keep] - mean) / std,
+                                        (meta[held] - mean) / std, k)
+            scores[k].append(ratios[members[order[0]], held])
+    return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]],
+                    size: int = 8, ensemble_size: int = 3,
+                    provenance: dict | None = None) -> dict[str, Any]:
+    """Learn defaults, a portfolio and its selection rule from ``matrix`` and ``meta``.
+
+    Parameters
+    ----------
+    matrix : the performance matrix of the training datasets
+    meta : dataset name -> meta-features (every dataset of ``matrix``)
+    size : most members in the portfolio
+    ensemble_size : members :class:`~zeroad.automl.auto.AutoDetector` combines by default
+    provenance : who made it (command, results folder, seeds, versions)
+    """
+    if len(matrix.datasets) < 2:
+        raise ZeroadError("a portfolio needs results on at least two datasets")
+    missing = [d for d in matrix.datasets if d not in meta]
+    if missing:
+        raise ZeroadError(f"no meta-features for {missing}")
+    ratios = matrix.ratios()
+    meta_array = np.array([[meta[d][name] for name in META_NAMES] for d in matrix.datasets])
+
+    defaults, default_scores = {}, {}
+    for detector in sorted({d for d, _ in matrix.configs}):
+        rows = [i for i, (d, _) in enumerate(matrix.configs) if d == detector]
+        best = rows[int(np.argmax(ratios[rows].mean(axis=1)))]
+        defaults[detector] = matrix.configs[best][1]
+        default_scores[detector] = {
+            "mean_normalised_auc": float(ratios[best].mean()),
+            "mean_auc": float(np.nanmean(matrix.auc[best])),
+            "configs_compared": len(rows)}
+
+    members = greedy_portfolio(ratios, size)
+    rule_scores = _inner_lodo(ratios, meta_array, size)
+    n_neighbors = max(NEIGHBOUR_CHOICES, key=lambda k: (rule_scores[k], k == 0))
+    mean, std = _standardise(meta_array)
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
+        "provenance": provenance or {},
+        "datasets": matrix.datasets,
+        "defaults": defaults,
+        "default_scores": default_scores,
+        "members": [{"detector": matrix.configs[i][0], "params": matrix.configs[i][1],
+                     "mean_normalised_auc": float(ratios[i].mean())} for i in members],
+        "member_ratios": ratios[members].round(5).tolist(),
+        "meta_feature_names": list(META_NAMES),
+        "dataset_meta_features": meta_array.round(6).tolist(),
+        "meta_mean": mean.tolist(), "meta_std": std.tolist(),
+        "selection": {"n_neighbors": n_neighbors,
+                      "inner_lodo_mean_normalised_auc": {str(k): v
+                                                         for k, v in rule_scores.items()}},
+        "ensemble_size": ensemble_size,
+    }
+
+
+def select(portfolio: dict[str, Any], query_meta: dict[str, float], n: int = 1,
+           distinct_detectors: bool = True) -> dict[str, Any]:
+    """The ``n`` members to use on a dataset with meta-features ``query_meta``.
+
+    With ``distinct_detectors`` at most one member per detector is taken, so an
+    ensemble combines different views of the data.
+    """
+    names = portfolio["meta_feature_names"]
+    mean, std = np.array(portfolio["meta_mean"]), np.array(portfolio["meta_std"])
+    meta_z = (np.array(portfolio["dataset_meta_features"]) - mean) / std
+    query_z = (np.array([query_meta[k] for k in names]) - mean) / std
+    k = portfolio["selection"]["n_neighbors"]
+    order, expected, neighbours = _rank_members(np.array(portfolio["member_ratios"]), meta_z,
+                                                query_z, k)
+    chosen, used = [], set()
+    for i in order:
+        member = portfolio["members"][i]
+        if distinct_detectors and member["detector"] in used:
+            continue
+        used.add(member["detector"])
+        chosen.append({"detector": member["detector"], "params": member["params"],
+                       "expected_normalised_auc": round(float(expected[i]), 4)})
+        if len(chosen) == n:
+            break
+    return {"chosen": chosen,
+            "rule": "global ranking" if not k else f"{k} nearest datasets by meta-features",
+            "neighbours": [portfolio["datasets"][j] for j in neighbours] if k else []}
+
+
+def check_portfolio(portfolio: dict[str, Any], source: str = "portfolio") -> dict[str, Any]:
+    if not isinstance(portfolio, dict) or portfolio.get("format") != FORMAT:
+        raise ZeroadError(f"{source} is not a zeroad portfolio")
+    if portfolio.get("format_version") != FORMAT_VERSION:
+        raise ZeroadError(f"{source} has portfolio format {portfolio.get('format_version')}; "
+                          f"this zeroad reads {FORMAT_VERSION}")
+    if portfolio.get("meta_feature_names") != list(META_NAMES):
+        raise ZeroadError(f"{source} was built with other meta-features; rebuild it with "
+                          "zeroad zeroshot build")
+    return portfolio
+
+
+def load_portfolio(path: str | Path | None = None) -> dict[str, Any]:
+    """A portfolio file, or the one shipped with zeroad when ``path`` is None."""
+    if path is None:
+        shipped = resources.files("zeroad") / "defaults" / "portfolio.json"
+        if not shipped.is_file():
+            raise ZeroadError("this zeroad ships no portfolio; build one with "
+                              "zeroad zeroshot build and pass its path")
+        return check_portfolio(json.loads(shipped.read_text()), "the shipped portfolio")
+    path = Path(path)
+    if not path.is_file():
+        raise ZeroadError(f"portfolio file {path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ZeroadError(f"{path} is not JSON: {exc}") from exc
+    return check_portfolio(data, str(path))

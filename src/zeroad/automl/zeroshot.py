@@ -1,0 +1,299 @@
+"""Zero-shot AutoML end to end: performance matrix, portfolio build, leave-one-dataset-out.
+
+- :func:`run_matrix` evaluates candidate configurations (library default, seeded
+  samples of each search space, optionally the winners of ``zeroad tune``) on every
+  dataset with protocol v1 at search-sized caps, and records each dataset's
+  meta-features; it is an ordinary resumable benchmark in its own folder.
+- :func:`build_from_results` turns such a folder into a portfolio JSON.
+- :func:`evaluate_lodo` holds out each dataset in turn, builds the portfolio from
+  the others only, and runs on the held-out dataset (full protocol v1, several
+  seeds): AutoDetector, each detector's learned default, each library default,
+  and the configuration that was best on it in the matrix (the oracle, chosen
+  with its test labels).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeroad.automl.configs import candidate_configs
+from zeroad.automl.portfolio import PerformanceMatrix, build_portfolio
+from zeroad.errors import ZeroadError
+from zeroad.evaluation.store import ResultsStore
+from zeroad.evaluation.tasks import Task, canonical_params
+
+log = logging.getLogger(__name__)
+MATRIX_MAX_TRAIN = 2000
+MATRIX_MAX_TEST = 5000
+CANDIDATES_FILE = "candidates.json"
+META_FILE = "meta_features.json"
+
+
+def dataset_meta_features(datasets: list[str], data_dir=None, seed: int = 0,
+                          max_train: int = MATRIX_MAX_TRAIN) -> dict[str, dict[str, float]]:
+    """Meta-features of each dataset's normal training rows (protocol v1 split, ``seed``)."""
+    from zeroad.automl.metafeatures import meta_features
+    from zeroad.evaluation.backends.local import load_split
+
+    out = {}
+    for name in datasets:
+        X_train, _, _ = load_split(name, seed, data_dir, max_train=max_train)
+        out[name] = meta_features(X_train, seed=seed)
+    return out
+
+
+def matrix_candidates(detectors: list[str], n_random: int, tuned_dir=None) -> list[dict]:
+    """Candidate configs and their origin: library default, random sample or tuned on a dataset."""
+    candidates, seen = [], set()
+
+    def add(detector, params, origin):
+        key = (detector, canonical_params(params))
+        if key not in seen:
+            seen.add(key)
+            candidates.append({"detector": detector, "params": params, "origin": origin})
+
+    for detector in detectors:
+        for i, params in enumerate(candidate_configs(detector, n_random)):
+            add(detector, params, "library_default" if i == 0 else "random")
+    if tuned_dir is not None:
+        from zeroad.automl.tune import best_tuned
+
+        for best in best_tuned(tuned_dir):
+            if best["detector"] in detectors:
+                add(best["detector"], best["params"], f"tuned:{best['dataset']}")
+    return candidates
+
+
+def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 16,
+               seeds=(0,), jobs: int = 1, task_timeout: float | None = None, data_dir=None,
+               tuned_dir=None, max_train: int = MATRIX_MAX_TRAIN,
+               max_test: int = MATRIX_MAX_TEST) -> list[dict]:
+    """Evaluate every candidate config on every dataset; resumable like any benchmark."""
+    from zeroad.evaluation.backends.local import LocalBackend
+    from zeroad.evaluation.runner import run_benchmark
+
+    out = Path(out)
+    store = ResultsStore(out)
+    candidates_path = out / CANDIDATES_FILE
+    candidates = matrix_candidates(detectors, n_random, tuned_dir)
+    if candidates_path.exists():  # a resumed run keeps the candidates it started with
+        earlier = json.loads(candidates_path.read_text())
+        known = {(c["detector"], canonical_params(c["params"])) for c in earlier}
+        candidates = earlier + [c for c in candidates
+                                if (c["detector"], canonical_params(c["params"])) not in known]
+    candidates_path.write_text(json.dumps(candidates, indent=1) + "\n")
+    meta_path = out / META_FILE
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    missing = [d for d in datasets if d not in meta]
+    if missing:
+        log.info("meta-features of %d datasets", len(missing))
+        meta.update(dataset_meta_features(missing, data_dir, max_train=max_train))
+        meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    tasks = [Task(d, int(s), c["detector"], c["params"])
+             for s in seeds for d in datasets for c in candidates]
+    backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir,
+                           max_train=max_train, max_test=max_test, criteria=True)
+    return run_benchmark(tasks, store, backend)
+
+
+def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
+    """The performance matrix, meta-features and candidates recorded in a matrix folder."""
+    results = Path(results)
+    for name in (CANDIDATES_FILE, META_FILE, "results.jsonl"):
+        if not (results / name).exists():
+            raise ZeroadError(f"{results} is not a matrix folder (no {name}); "
+                              "make one with zeroad zeroshot matrix")
+    rows = ResultsStore(results).rows()
+    return (PerformanceMatrix.from_rows(rows), json.loads((results / META_FILE).read_text()),
+            json.loads((results / CANDIDATES_FILE).read_text()))
+
+
+def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int = 3,
+                       command=None) -> dict[str, Any]:
+    """A portfolio from a matrix folder, leaving out the datasets in ``exclude``.
+
+    Configurations tuned on an excluded dataset are left out too: its labels
+    must not reach what is applied to it.
+    """
+    from zeroad.evaluation.runner import provenance
+
+    matrix, meta, candidates = load_matrix(results)
+    exclude = set(exclude)
+    unknown = exclude - set(matrix.datasets)
+    if unknown:
+        raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {results}")
+    tainted = {(c["detector"], canonical_params(c["params"])) for c in candidates
+               if c["origin"].removeprefix("tuned:") in exclude}
+    keep = [i for i, (d, p) in enumerate(matrix.configs)
+            if (d, canonical_params(p)) not in tainted]
+    kept = PerformanceMatrix([matrix.configs[i] for i in keep], matrix.datasets,
+                             matrix.auc[keep])
+    kept = kept.subset([d for d in matrix.datasets if d not in exclude])
+    seeds = sorted({r["seed"] for r in ResultsStore(results).rows()})
+    return build_portfolio(kept, meta, size=size, ensemble_size=ensemble_size,
+                           provenance=provenance(command, results=str(results), seeds=seeds,
+                                                 excluded=sorted(exclude),
+                                                 configs=len(kept.configs)))
+
+
+# -- leave-one-dataset-out evaluation ------------------------------------------------------
+
+ROLE_AUTO = "AutoDetector"
+ROLE_AUTO_SINGLE = "AutoDetector (single choice)"
+ROLE_ORACLE = "oracle: best matrix config (test labels)"
+
+
+def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
+              ensemble_size: int = 3) -> list[tuple[Task, str]]:
+    """Every (task, role) of the leave-one-dataset-out evaluation; writes the portfolios."""
+    from zeroad.registry import get_spec
+
+    matrix, _, _ = load_matrix(results)
+    portfolio_dir = Path(out) / "portfolios"
+    portfolio_dir.mkdir(parents=True, exist_ok=True)
+    plan = []
+    for number, dataset in enumerate(matrix.datasets):
+        safe = re.sub(r"[^A-Za-z0-9.-]+", "_", dataset).strip("_")[-60:]
+        path = portfolio_dir / f"{number:02d}_{safe}.json"
+        if not path.exists():
+            portfolio = build_from_results(results, exclude=[dataset], size=size,
+                                           ensemble_size=ensemble_size)
+            path.write_text(json.dumps(portfolio, indent=1) + "\n")
+        portfolio = json.loads(path.read_text())
+        column = matrix.auc[:, matrix.datasets.index(dataset)]
+        oracle_detector, oracle_params = matrix.configs[int(np.nanargmax(column))]
+        for seed in seeds:
+            plan.append((Task(dataset, seed, "auto", {"portfolio": str(path)}), ROLE_AUTO))
+            plan.append((Task(dataset, seed, "auto", {"portfolio": str(path),
+                                                      "ensemble_size": 1}), ROLE_AUTO_SINGLE))
+            plan.append((Task(dataset, seed, oracle_detector, oracle_params), ROLE_ORACLE))
+        for seed in seeds:
+            for detector in detectors:
+                learned = portfolio["defaults"].get(detector)
+                if learned is not None:
+                    plan.append((Task(dataset, seed, detector, learned),
+                                 f"{detector} learned default"))
+                plan.append((Task(dataset, seed, detector, get_spec(detector).library_default),
+                             f"{detector} library default"))
+    return plan
+
+
+def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int = 1,
+                  task_timeout: float | None = None, data_dir=None, reuse=None,
+                  size: int = 8, ensemble_size: int = 3, command=None):
+    """Run the leave-one-dataset-out plan (resumable) and return its table of roles.
+
+    ``reuse`` names results folders (e.g. an earlier ``zeroad benchmark`` of the
+    library defaults under full protocol v1) whose rows stand in for identical tasks.
+    """
+    from zeroad.evaluation.backends.local import LocalBackend
+    from zeroad.evaluation.runner import run_benchmark
+
+    plan = lodo_plan(results, out, detectors, seeds, size, ensemble_size)
+    store = ResultsStore(out)
+    wanted = {task.key for task, _ in plan}
+    if reuse:
+        have = store.done_keys(retry_errors=True)
+        for folder in reuse:
+            for row in ResultsStore(folder).rows():
+                key = (row["dataset"], row["seed"], row["detector"], row["params"])
+                if key in wanted and key not in have and not row["error"] \
+                        and "max_train" not in row:
+                    store.append(row)
+                    have.add(key)
+    tasks = [task for task, _ in plan]
+    backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir)
+    rows = run_benchmark(tasks, store, backend, command=command, retry_errors=False)
+    return lodo_table(plan, rows)
+
+
+def lodo_table(plan: list[tuple[Task, str]], rows: list[dict]):
+    """Dataset x role table of AUC averaged over seeds (NaN where a task failed or is missing)."""
+    import pandas as pd
+
+    by_key = {(r["dataset"], r["seed"], r["detector"], r["params"]): r for r in rows}
+    records = []
+    for task, role in plan:
+        row = by_key.get(task.key)
+        auc = row["auc"] if row is not None and not row["error"] else np.nan
+        records.append({"dataset": task.dataset, "seed": task.seed, "role": role, "auc": auc})
+    frame = pd.DataFrame(records)
+    return frame.pivot_table(index="dataset", columns="role", values="auc", aggfunc="mean",
+                             dropna=False)
+
+
+def library_oracle(table) -> Any:
+    """Per dataset, the best library default chosen with the test labels."""
+    columns = [c for c in table.columns if c.endswith("library default")]
+    return table[columns].max(axis=1)
+
+
+def summarize_lodo(table) -> Any:
+    """Per role: mean AUC over datasets, mean rank (oracles excluded from the ranking), coverage."""
+    import pandas as pd
+
+    table = table.copy()
+    table["oracle: best library default (test labels)"] = library_oracle(table)
+    oracles = [c for c in table.columns if c.startswith("oracle")]
+    ranked = table.drop(columns=oracles).rank(axis=1, ascending=False, na_option="bottom")
+    summary = pd.DataFrame({"mean_auc": table.mean(), "datasets": table.notna().sum(),
+                            "mean_rank": ranked.mean()})
+    zeroad_oracle = table[ROLE_ORACLE]
+    summary["fraction_of_oracle"] = (table.div(zeroad_oracle, axis=0)).mean()
+    return summary.sort_values("mean_auc", ascending=False)
+
+
+def format_lodo(summary) -> str:
+    lines = ["| method | mean AUC | fraction of zeroad oracle | mean rank | datasets |",
+             "|---|---|---|---|---|"]
+    for label, r in summary.iterrows():
+        rank = "-" if not np.isfinite(r.mean_rank) else f"{r.mean_rank:.2f}"
+        lines.append(f"| {label} | {r.mean_auc:.4f} | {r.fraction_of_oracle:.4f} | {rank} | "
+                     f"{int(r.datasets)} |")
+    return "\n".join(lines)
+
+
+def criteria_agreement(results) -> str:
+    """Do the label-free criteria rank configurations like AUC does? A markdown report.
+
+    Per dataset: Spearman rank correlation between each criterion and AUC over
+    all configurations, and the normalised AUC of the configuration the
+    criterion would pick (versus the best single default across datasets).
+    """
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    from zeroad.automl.criteria import CRITERIA
+
+    frame = pd.DataFrame(ResultsStore(results).rows())
+    frame = frame[frame["error"].isna()]
+    columns = [f"criterion_{k}" for k in CRITERIA if f"criterion_{k}" in frame]
+    if not columns:
+        raise ZeroadError(f"{results} has no criteria columns; run zeroshot matrix")
+    cells = frame.groupby(["dataset", "detector", "params"])[["auc", *columns]].mean()
+    lines = ["| criterion | median Spearman with AUC | mean Spearman | datasets with "
+             "rho > 0.5 | normalised AUC of the config it picks (mean) |", "|---|---|---|---|---|"]
+    for column in columns:
+        rhos, picked = [], []
+        for _, group in cells.groupby(level="dataset"):
+            group = group.dropna()
+            if len(group) < 3:
+                continue
+            rhos.append(spearmanr(group[column], group["auc"]).statistic)
+            picked.append(group["auc"].iloc[int(np.argmax(group[column]))] / group["auc"].max())
+        rhos = np.array(rhos, dtype=float)
+        lines.append(f"| {column.removeprefix('criterion_')} | {np.nanmedian(rhos):.3f} | "
+                     f"{np.nanmean(rhos):.3f} | {int(np.sum(rhos > 0.5))} of {len(rhos)} | "
+                     f"{np.mean(picked):.4f} |")
+    matrix, _, _ = load_matrix(results)
+    ratios = matrix.ratios()
+    lines.append(f"\nFor comparison, the single config with the best mean normalised AUC "
+                 f"over all datasets reaches {ratios.mean(axis=1).max():.4f} (chosen with "
+                 "every dataset's labels, an optimistic reference).")
+    return "\n".join(lines)

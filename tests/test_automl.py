@@ -1,0 +1,181 @@
+"""Zero-shot AutoML: candidates, meta-features, portfolios, AutoDetector, tune, LODO."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import normal_data
+
+import zeroad
+from zeroad.automl.auto import AutoDetector
+from zeroad.automl.configs import candidate_configs
+from zeroad.automl.metafeatures import NAMES, meta_features
+from zeroad.automl.portfolio import PerformanceMatrix, build_portfolio, greedy_portfolio, select
+from zeroad.data.protocol import one_class_split, tuning_split
+from zeroad.errors import InputError, ZeroadError
+from zeroad.registry import get_spec
+
+
+def test_candidates_start_with_the_library_default_and_stay_in_the_space():
+    configs = candidate_configs("knn", 10, seed=0)
+    assert configs[0] == get_spec("knn").library_default
+    assert len(configs) == 11
+    assert len({json.dumps(c, sort_keys=True) for c in configs}) == 11
+    for config in configs[1:]:
+        assert 1 <= config["n_neighbors"] < 200
+        assert config["method"] in ("largest", "mean", "median")
+        assert config["scaler"] in ("standard", "robust", "minmax", "quantile")
+    assert candidate_configs("knn", 10, seed=0) == configs
+    assert candidate_configs("knn", 10, seed=1) != configs
+    assert candidate_configs("ecod", 10) == [{}]
+
+
+def test_meta_features_describe_the_data():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=500), rng.integers(0, 2, 500),
+                         rng.exponential(size=500), rng.normal(size=500)])
+    meta = meta_features(X)
+    assert list(meta) == list(NAMES)
+    assert meta["log10_rows"] == pytest.approx(np.log10(500))
+    assert meta["frac_binary_features"] == 0.25
+    assert meta["mean_abs_skew"] > 0.3  # the exponential column
+    assert all(np.isfinite(v) for v in meta.values())
+    assert meta_features(X) == meta
+    with pytest.raises(InputError, match="NaN"):
+        meta_features(np.array([[1.0, np.nan], [2.0, 3.0]]))
+
+
+def test_greedy_portfolio_covers_every_dataset():
+    ratios = np.array([[1.0, 0.5, 0.5],     # best on dataset 0 only
+                       [0.9, 0.9, 0.6],     # good on average: picked first
+                       [0.5, 0.5, 1.0]])    # the specialist that fills the gap
+    assert greedy_portfolio(ratios, 2) == [1, 2]
+    assert greedy_portfolio(ratios, 1) == [1]
+
+
+def _toy_matrix():
+    configs = [("knn", {"n_neighbors": 5}), ("hbos", {}), ("knn", {"n_neighbors": 50})]
+    datasets = ["a", "b", "c", "d"]
+    auc = np.array([[0.9, 0.9, 0.6, 0.6],
+                    [0.7, 0.7, 0.9, 0.9],
+                    [0.8, np.nan, 0.7, 0.7]])
+    meta = {d: {n: 0.0 for n in NAMES} for d in datasets}
+    for d in ("c", "d"):
+        meta[d]["log10_features"] = 2.0
+    return PerformanceMatrix(configs, datasets, auc), meta
+
+
+def test_portfolio_learns_defaults_and_chooses_by_neighbours():
+    matrix, meta = _toy_matrix()
+    portfolio = build_portfolio(matrix, meta, size=3, ensemble_size=2)
+    assert portfolio["defaults"]["knn"] == {"n_neighbors": 5}  # the failure counts as 0
+    assert {(m["detector"], json.dumps(m["params"])) for m in portfolio["members"]} == {
+        ("knn", '{"n_neighbors": 5}'), ("hbos", "{}")}
+    # Leaving one dataset out, its twin is the nearest neighbour and knows what works.
+    assert portfolio["selection"]["n_neighbors"] in (1, 3)
+    wide = {**meta["c"]}
+    assert select(portfolio, wide)["chosen"][0]["detector"] == "hbos"
+    assert select(portfolio, meta["a"])["chosen"][0]["detector"] == "knn"
+    both = select(portfolio, meta["a"], n=3)["chosen"]
+    assert [c["detector"] for c in both] == ["knn", "hbos"]  # one member per detector
+
+
+def test_build_needs_meta_features_and_two_datasets():
+    matrix, meta = _toy_matrix()
+    with pytest.raises(ZeroadError, match="meta-features"):
+        build_portfolio(matrix, {"a": meta["a"]})
+    with pytest.raises(ZeroadError, match="two datasets"):
+        build_portfolio(matrix.subset(["a"]), meta)
+
+
+@pytest.fixture
+def portfolio_file(tmp_path):
+    matrix, meta = _toy_matrix()
+    path = tmp_path / "portfolio.json"
+    path.write_text(json.dumps(build_portfolio(matrix, meta, size=3, ensemble_size=2)))
+    return path
+
+
+@pytest.mark.parametrize("combine", ["zscore", "mean_rank"])
+def test_auto_detector_fits_the_chosen_ensemble(portfolio_file, combine, tmp_path):
+    X = normal_data(300)
+    det = AutoDetector(portfolio=str(portfolio_file), combine=combine).fit(X)
+    assert [type(m).__name__ for m in det.members_] == ["KNN", "HBOS"]
+    assert det.selection_["chosen"][0]["detector"] == "knn"
+    assert set(det.selection_["meta_features"]) == set(NAMES)
+    far = X.mean(axis=0) + 10 * X.std(axis=0)
+    scores = det.decision_function(np.vstack([X[:20], far]))
+    assert scores[-1] > scores[:-1].max()
+    det.save(tmp_path / "auto.zip")
+    again = zeroad.load(tmp_path / "auto.zip")
+    np.testing.assert_allclose(again.decision_function(X[:50]), det.decision_function(X[:50]))
+    single = AutoDetector(portfolio=str(portfolio_file), ensemble_size=1).fit(X)
+    assert len(single.members_) == 1
+
+
+def test_auto_detector_refuses_a_file_that_is_not_a_portfolio(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text('{"format": "something else"}')
+    with pytest.raises(ZeroadError, match="not a zeroad portfolio"):
+        AutoDetector(portfolio=str(path)).fit(normal_data(50))
+    with pytest.raises(ZeroadError, match="does not exist"):
+        AutoDetector(portfolio=str(tmp_path / "missing.json")).fit(normal_data(50))
+
+
+def test_tuning_split_never_touches_the_test_normals():
+    rng = np.random.default_rng(0)
+    X = np.arange(1000, dtype=float)[:, None] * np.ones((1, 2))
+    y = (rng.random(1000) < 0.1).astype(int)
+    _, X_test, y_test = one_class_split(X, y, seed=3)
+    X_fit, X_val, y_val = tuning_split(X, y, seed=3)
+    test_normals = set(X_test[y_test == 0, 0])
+    assert not test_normals & set(X_fit[:, 0])
+    assert not test_normals & set(X_val[y_val == 0, 0])
+    assert not set(X_fit[:, 0]) & set(X_val[:, 0])
+    assert y[X_val[y_val == 1, 0].astype(int)].all()
+
+
+def _write_dataset(path, seed, shift):
+    rng = np.random.default_rng(seed)
+    X = normal_data(400, seed=seed)
+    anomalies = X[:40] + shift * X.std(axis=0)
+    np.savez(path, X=np.vstack([X, anomalies]), y=np.r_[np.zeros(400), np.ones(40)])
+    return f"npz:{path}"
+
+
+def test_tune_records_every_trial_and_resumes(tmp_path):
+    from zeroad.automl.tune import best_tuned, tune_detector
+
+    spec = _write_dataset(tmp_path / "d.npz", 0, 3.0)
+    first = tune_detector(spec, "knn", time_budget=2, out=tmp_path / "tune", num_samples=4)
+    assert first["trials"] == 4 and 0.5 < first["best_auc"] <= 1
+    second = tune_detector(spec, "knn", time_budget=2, out=tmp_path / "tune", num_samples=7)
+    assert second["trials"] >= 7 and second["best_auc"] >= first["best_auc"]
+    [best] = best_tuned(tmp_path / "tune")
+    assert best["detector"] == "knn" and best["validation_auc"] == second["best_auc"]
+
+
+def test_matrix_build_and_leave_one_dataset_out_end_to_end(tmp_path):
+    from zeroad.automl.zeroshot import (ROLE_AUTO, ROLE_ORACLE, build_from_results,
+                                        evaluate_lodo, run_matrix, summarize_lodo)
+
+    specs = [_write_dataset(tmp_path / f"d{i}.npz", i, 2.0 + i) for i in range(3)]
+    matrix_dir = tmp_path / "matrix"
+    rows = run_matrix(specs, ["knn", "hbos"], matrix_dir, n_random=1, jobs=2)
+    assert len(rows) == 3 * 4 and not any(r["error"] for r in rows)
+    assert all(0 <= r["criterion_shuffle"] <= 1 and r["max_train"] == 2000 for r in rows)
+    portfolio = build_from_results(matrix_dir, exclude=[specs[0]])
+    assert specs[0] not in portfolio["datasets"] and len(portfolio["datasets"]) == 2
+
+    table = evaluate_lodo(matrix_dir, tmp_path / "lodo", ["knn", "hbos"], seeds=[0], jobs=2)
+    assert table.shape[0] == 3
+    assert {ROLE_AUTO, ROLE_ORACLE, "knn learned default", "hbos library default"} <= set(
+        table.columns)
+    assert table.notna().all().all()
+    summary = summarize_lodo(table)
+    assert summary.loc[ROLE_ORACLE, "fraction_of_oracle"] == 1.0
+    # A second run finds every task done.
+    again = evaluate_lodo(matrix_dir, tmp_path / "lodo", ["knn", "hbos"], seeds=[0], jobs=2)
+    assert again.equals(table)
+    with pytest.raises(ZeroadError, match="max_train"):
+        run_matrix(specs, ["knn"], tmp_path / "lodo", n_random=0)
