@@ -136,7 +136,6 @@ def test_tuning_split_never_touches_the_test_normals():
 
 
 def _write_dataset(path, seed, shift):
-    rng = np.random.default_rng(seed)
     X = normal_data(400, seed=seed)
     anomalies = X[:40] + shift * X.std(axis=0)
     np.savez(path, X=np.vstack([X, anomalies]), y=np.r_[np.zeros(400), np.ones(40)])
@@ -156,8 +155,14 @@ def test_tune_records_every_trial_and_resumes(tmp_path):
 
 
 def test_matrix_build_and_leave_one_dataset_out_end_to_end(tmp_path):
-    from zeroad.automl.zeroshot import (ROLE_AUTO, ROLE_ORACLE, build_from_results,
-                                        evaluate_lodo, run_matrix, summarize_lodo)
+    from zeroad.automl.zeroshot import (
+        ROLE_AUTO,
+        ROLE_ORACLE,
+        build_from_results,
+        evaluate_lodo,
+        run_matrix,
+        summarize_lodo,
+    )
 
     specs = [_write_dataset(tmp_path / f"d{i}.npz", i, 2.0 + i) for i in range(3)]
     matrix_dir = tmp_path / "matrix"

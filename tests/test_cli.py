@@ -54,3 +54,23 @@ def test_summarize_a_results_folder(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| knn |" in out and "| ecod |" in out and "2 tasks" in out
     assert (tmp_path / "summary.md").exists()
+
+
+def test_library_defaults_flag_runs_what_a_pyod_user_gets(tmp_path, capsys):
+    import json
+
+    assert main(["benchmark", "--datasets", "sklearn:breast_cancer", "--detectors", "knn",
+                 "--library-defaults", "--seeds", "0", "--out", str(tmp_path)]) == 0
+    [row] = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert json.loads(row["params"]) == zeroad.get_spec("knn").library_default
+
+
+def test_fit_with_the_auto_detector_says_what_it_chose(tmp_path, capsys, X_normal):
+    frame = pd.DataFrame(X_normal, columns=list("abcde"))
+    frame.to_csv(tmp_path / "normal.csv", index=False)
+    assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto",
+                 "--out", str(tmp_path / "auto.zad")]) == 0
+    model = zeroad.load(tmp_path / "auto.zad")
+    assert model.selection_["chosen"] and len(model.members_) >= 1
+    out = capsys.readouterr().out
+    assert "chosen by" in out and model.selection_["chosen"][0]["detector"] in out

@@ -93,3 +93,12 @@ def test_adbench_from_a_data_dir(tmp_path):
 def test_missing_adbench_folder_says_how_to_fix_it(tmp_path):
     with pytest.raises(InputError, match="--data-dir"):
         datasets.expand("adbench", data_dir=tmp_path)
+
+
+def test_public_datasets_module_loads_and_splits():
+    from zeroad import datasets
+
+    data = datasets.load("sklearn:breast_cancer")
+    X_train, X_test, y_test = datasets.one_class_split(data.X, data.y, seed=0)
+    assert X_train.shape[1] == data.X.shape[1] == 30
+    assert X_train.shape[0] + (y_test == 0).sum() == (data.y == 0).sum()

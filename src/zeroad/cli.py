@@ -57,6 +57,12 @@ def cmd_fit(args) -> None:
     detector.save(args.out)
     print(f"{args.detector} fitted on {X.shape[0]} rows x {X.shape[1]} features; "
           f"threshold {detector.threshold_:.6g}; saved to {args.out}")
+    selection = getattr(detector, "selection_", None)
+    if selection is not None:
+        print(f"chosen by {selection['rule']}:")
+        for choice in selection["chosen"]:
+            print(f"  {choice['detector']:<12} expected normalised AUC "
+                  f"{choice['expected_normalised_auc']:.3f}  {json.dumps(choice['params'])}")
 
 
 def _named(X, names):
@@ -324,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = zsub.add_parser("criteria", help="do the label-free criteria agree with AUC?")
     p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
     p.set_defaults(func=cmd_zeroshot_criteria)
+
+    from zeroad.report.command import add_report_parser
+
+    add_report_parser(sub)
 
     p = sub.add_parser("demo", help="every detector on a built-in real dataset, in a minute")
     p.add_argument("--dataset", default=DEMO_DATASET)

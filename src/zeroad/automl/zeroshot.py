@@ -35,15 +35,19 @@ CANDIDATES_FILE = "candidates.json"
 META_FILE = "meta_features.json"
 
 
-def dataset_meta_features(datasets: list[str], data_dir=None, seed: int = 0,
-                          max_train: int = MATRIX_MAX_TRAIN) -> dict[str, dict[str, float]]:
-    """Meta-features of each dataset's normal training rows (protocol v1 split, ``seed``)."""
+def dataset_meta_features(datasets: list[str], data_dir=None,
+                          seed: int = 0) -> dict[str, dict[str, float]]:
+    """Meta-features of each dataset's normal training rows (protocol v1 split, ``seed``).
+
+    The full protocol v1 training split, not the search caps: the meta-features
+    describe the data a user's AutoDetector will see.
+    """
     from zeroad.automl.metafeatures import meta_features
     from zeroad.evaluation.backends.local import load_split
 
     out = {}
     for name in datasets:
-        X_train, _, _ = load_split(name, seed, data_dir, max_train=max_train)
+        X_train, _, _ = load_split(name, seed, data_dir)
         out[name] = meta_features(X_train, seed=seed)
     return out
 
@@ -93,7 +97,7 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
     missing = [d for d in datasets if d not in meta]
     if missing:
         log.info("meta-features of %d datasets", len(missing))
-        meta.update(dataset_meta_features(missing, data_dir, max_train=max_train))
+        meta.update(dataset_meta_features(missing, data_dir))
         meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     tasks = [Task(d, int(s), c["detector"], c["params"])
              for s in seeds for d in datasets for c in candidates]
@@ -157,7 +161,7 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
     matrix, _, _ = load_matrix(results)
     portfolio_dir = Path(out) / "portfolios"
     portfolio_dir.mkdir(parents=True, exist_ok=True)
-    plan = []
+    plan, per_detector = [], []
     for number, dataset in enumerate(matrix.datasets):
         safe = re.sub(r"[^A-Za-z0-9.-]+", "_", dataset).strip("_")[-60:]
         path = portfolio_dir / f"{number:02d}_{safe}.json"
@@ -177,11 +181,14 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
             for detector in detectors:
                 learned = portfolio["defaults"].get(detector)
                 if learned is not None:
-                    plan.append((Task(dataset, seed, detector, learned),
-                                 f"{detector} learned default"))
-                plan.append((Task(dataset, seed, detector, get_spec(detector).library_default),
-                             f"{detector} library default"))
-    return plan
+                    per_detector.append((Task(dataset, seed, detector, learned),
+                                         f"{detector} learned default"))
+                per_detector.append((Task(dataset, seed, detector,
+                                          get_spec(detector).library_default),
+                                     f"{detector} library default"))
+    # AutoDetector and the oracle on every dataset first: the headline comparison is
+    # complete early in a long run.
+    return plan + per_detector
 
 
 def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int = 1,
@@ -199,14 +206,15 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
     store = ResultsStore(out)
     wanted = {task.key for task, _ in plan}
     if reuse:
-        have = store.done_keys(retry_errors=True)
-        for folder in reuse:
-            for row in ResultsStore(folder).rows():
-                key = (row["dataset"], row["seed"], row["detector"], row["params"])
-                if key in wanted and key not in have and not row["error"] \
-                        and "max_train" not in row:
-                    store.append(row)
-                    have.add(key)
+        with store.exclusive():
+            have = store.done_keys(retry_errors=True)
+            for folder in reuse:
+                for row in ResultsStore(folder).rows():
+                    key = (row["dataset"], row["seed"], row["detector"], row["params"])
+                    if key in wanted and key not in have and not row["error"] \
+                            and "max_train" not in row:
+                        store.append(row)
+                        have.add(key)
     tasks = [task for task, _ in plan]
     backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir)
     rows = run_benchmark(tasks, store, backend, command=command, retry_errors=False)

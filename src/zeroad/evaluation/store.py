@@ -2,9 +2,10 @@
 
 Each finished task is one line, written with a single ``write`` and flushed to
 disk before the next task's row, so a crash (even ``kill -9``) loses at most the
-row being written; a torn last line is cut off when the store is reopened. A
-task rerun with ``retry_errors`` appends a new line; readers see the latest
-line of each task.
+row being written. Readers never change the file and ignore an unfinished last
+line (it may be a row being written right now); the next writing run, holding
+the lock, cuts off a line torn by a crash before it appends. A task rerun with
+``retry_errors`` appends a new line; readers see the latest line of each task.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ class ResultsStore:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / RESULTS_FILE
-        self._repair()
 
     def _repair(self) -> None:
+        """Cut a line torn by a crash; only a writer holding the lock may do this."""
         if not self.path.exists():
             return
         with open(self.path, "rb+") as handle:
@@ -40,8 +41,9 @@ class ResultsStore:
         """Every row ever written, retried tasks included, in order."""
         if not self.path.exists():
             return []
-        with open(self.path, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        # Whatever follows the last newline is unfinished: a row being written, or torn.
+        complete = self.path.read_bytes().split(b"\n")[:-1]
+        return [json.loads(line) for line in complete if line.strip()]
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per task: the latest, so a retried task's new result replaces its error."""
@@ -72,6 +74,7 @@ class ResultsStore:
             except BlockingIOError:
                 raise ZeroadError(f"another run is writing to {self.directory}; wait for it "
                                   "or stop it, then rerun to resume") from None
+            self._repair()
             yield self
 
     def to_frame(self):
