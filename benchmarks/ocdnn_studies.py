@@ -168,7 +168,7 @@ def summarise(out: Path, studies: dict[str, list[Task]], curves: ResultsStore) -
         best = [max(r["val_auc"]) for r in both]
         last = [r["val_auc"][-1] for r in both]
         runs = [stopped[r["dataset"]]["epochs_run"] for r in both]
-        chosen = [stopped[r["dataset"]]["best_epoch"] for r in both]
+        chosen = [stopped[r["dataset"]]["best_epoch"] + 1 for r in both]  # counted from 0
         parts.append(
             "## 3. AUC versus epoch, and EntropyStop\n\n"
             f"{len(full)} datasets trained {CURVE_EPOCHS} epochs with the validation AUC "

@@ -1,3 +1,5 @@
+from html.parser import HTMLParser
+
 import numpy as np
 import pytest
 
@@ -25,3 +27,19 @@ def outlier(X_normal):
     """A row far from the normal data in every feature, against its correlations."""
     mean, std = X_normal.mean(axis=0), X_normal.std(axis=0)
     return (mean + 8 * std * np.array([1, -1, 1, -1, 1]))[None, :]
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def html_tags(page: str) -> list[tuple[str, dict]]:
+    """Every start tag of an HTML page with its attributes."""
+    parser = _Tags()
+    parser.feed(page)
+    return parser.tags

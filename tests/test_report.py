@@ -4,10 +4,10 @@ import argparse
 import base64
 import json
 import re
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from conftest import html_tags
 
 from zeroad.errors import ZeroadError
 from zeroad.evaluation.runner import provenance
@@ -60,21 +60,6 @@ def page(folder, tmp_path_factory):
     return out.read_text(encoding="utf-8")
 
 
-class _Tags(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def _tags(page):
-    parser = _Tags()
-    parser.feed(page)
-    return parser.tags
-
-
 def test_loader_keeps_the_latest_row_per_task_like_the_store(folder):
     results = load_results(folder)
     key = lambda r: (r["dataset"], r["seed"], r["detector"], r["params"])  # noqa: E731
@@ -97,7 +82,7 @@ def test_loader_skips_a_torn_last_line_without_touching_the_file(tmp_path):
 
 
 def test_report_is_self_contained(page):
-    tags = _tags(page)
+    tags = html_tags(page)
     assert not any(tag in ("script", "link", "iframe", "object", "embed") for tag, _ in tags)
     assert "http://" not in page and "https://" not in page and "url(" not in page
     sources = [attrs for tag, attrs in tags if "src" in attrs or "href" in attrs]

@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
 
+    from zeroad.report.evaluate_command import add_evaluate_parser
+
+    add_evaluate_parser(sub)
+
     p = sub.add_parser("demo", help="every detector on a built-in real dataset, in a minute")
     p.add_argument("--dataset", default=DEMO_DATASET)
     p.add_argument("--out", default=None, help="results folder (default: a temporary one)")

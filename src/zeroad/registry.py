@@ -100,12 +100,22 @@ def get_spec(name: str) -> DetectorSpec:
 def make_detector(name: str, **params):
     """An unfitted detector ``name`` with its default configuration, updated by ``params``."""
     spec = get_spec(name)
-    cls = spec.cls
-    unknown = set(params) - set(cls().get_params())
+    return build_detector(name, {**spec.default, **params})
+
+
+def build_detector(name: str, config: dict[str, Any]):
+    """An unfitted detector ``name`` with exactly ``config`` over its class's defaults.
+
+    How benchmark tasks and portfolios state a configuration: it means the same
+    thing whatever default zeroad ships (:func:`make_detector` starts from that).
+    """
+    cls = get_spec(name).cls
+    known = cls().get_params()
+    unknown = set(config) - set(known)
     if unknown:
         raise ZeroadError(f"{name} has no parameter(s) {sorted(unknown)}; "
-                          f"it takes {sorted(cls().get_params())}")
-    return cls(**{**spec.default, **params})
+                          f"it takes {sorted(known)}")
+    return cls(**config)
 
 
 def name_of(detector) -> str:

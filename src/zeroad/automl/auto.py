@@ -56,7 +56,7 @@ class AutoDetector(BaseDetector):
     def _fit_model(self, Xs: np.ndarray) -> None:
         from zeroad.automl.metafeatures import meta_features
         from zeroad.automl.portfolio import load_portfolio, select
-        from zeroad.registry import make_detector
+        from zeroad.registry import build_detector
 
         if self.combine not in COMBINE:
             raise InputError(f"combine must be one of {COMBINE}, got {self.combine!r}")
@@ -68,8 +68,8 @@ class AutoDetector(BaseDetector):
         selection = select(portfolio, meta, n=int(size))
         self.members_ = []
         for choice in selection["chosen"]:
-            member = make_detector(choice["detector"], **choice["params"],
-                                   calibration_fraction=0.0, random_state=self._seed)
+            member = build_detector(choice["detector"], {
+                **choice["params"], "calibration_fraction": 0.0, "random_state": self._seed})
             self.members_.append(member.fit(Xs))
         self.selection_ = {"meta_features": meta, **selection, "combine": self.combine,
                            "portfolio": self.portfolio or "shipped",

@@ -44,7 +44,7 @@ def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: in
 
     from zeroad.data.datasets import load
     from zeroad.evaluation.metrics import roc_auc
-    from zeroad.registry import get_spec, make_detector
+    from zeroad.registry import build_detector, get_spec
 
     spec = get_spec(detector)
     data = load(dataset, data_dir=data_dir)
@@ -61,8 +61,8 @@ def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: in
                "n_fit": int(X_fit.shape[0]), "n_val": int(X_val.shape[0])}
         start = time.perf_counter()
         try:
-            model = make_detector(detector, **params, calibration_fraction=0.0,
-                                  random_state=seed).fit(X_fit)
+            model = build_detector(detector, {**params, "calibration_fraction": 0.0,
+                                              "random_state": seed}).fit(X_fit)
             row["auc"] = roc_auc(y_val, model.decision_function(X_val))
         except Exception as exc:  # a failing config is a (bad) result, not the end
             row["error"] = f"{type(exc).__name__}: {exc}"

@@ -137,7 +137,7 @@ def _read_npz(path: Path) -> Dataset:
             raise
         raise InputError(f"{path} is not a valid NumPy .npz archive ({exc})") from exc
     X = check_X(X, what=str(path))
-    return Dataset(str(path), X, _check_labels(y, X.shape[0], str(path)),
+    return Dataset(str(path), X, check_labels(y, X.shape[0], str(path)),
                    [f"x{j}" for j in range(X.shape[1])])
 
 
@@ -168,10 +168,11 @@ def _read_table(path: Path, kind: str, label_column: str | None) -> Dataset:
         y = frame.pop(label_column).to_numpy()
     names = [str(c) for c in frame.columns]
     X = check_X(frame, what=str(path))
-    return Dataset(str(path), X, _check_labels(y, X.shape[0], str(path)), names)
+    return Dataset(str(path), X, check_labels(y, X.shape[0], str(path)), names)
 
 
-def _check_labels(y, n_rows: int, what: str):
+def check_labels(y, n_rows: int, what: str):
+    """``y`` as 0/1 int64 labels for ``n_rows`` rows (None stays None), or an InputError."""
     if y is None:
         return None
     y = np.asarray(y).ravel()

@@ -66,13 +66,13 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
     Returns the task's results row; an exception becomes the row's ``error``.
     """
     from zeroad.evaluation.metrics import average_precision, roc_auc
-    from zeroad.registry import make_detector
+    from zeroad.registry import build_detector
 
     X_train, X_test, y_test = split
     row = base_row(task, split)
     try:
-        detector = make_detector(task.detector, **{**task.params, **EVALUATION_PARAMS,
-                                                   "random_state": task.seed})
+        detector = build_detector(task.detector, {**task.params, **EVALUATION_PARAMS,
+                                                  "random_state": task.seed})
         start = time.perf_counter()
         detector.fit(X_train)
         row["fit_seconds"] = time.perf_counter() - start
