@@ -171,6 +171,14 @@ def test_matrix_build_and_leave_one_dataset_out_end_to_end(tmp_path):
     assert all(0 <= r["criterion_shuffle"] <= 1 and r["max_train"] == 2000 for r in rows)
     portfolio = build_from_results(matrix_dir, exclude=[specs[0]])
     assert specs[0] not in portfolio["datasets"] and len(portfolio["datasets"]) == 2
+    assert portfolio["ensemble_size"] == 1  # no member scores: no evidence for an ensemble
+
+    from zeroad.automl.member_scores import compute_member_scores
+
+    compute_member_scores(matrix_dir, progress=False)
+    learned = build_from_results(matrix_dir)
+    assert learned["ensemble"]["chosen_by"].startswith("leave-one-dataset-out")
+    assert set(learned["ensemble"]["inner_lodo_mean_normalised_auc"]) >= {"1 zscore", "2 zscore"}
 
     table = evaluate_lodo(matrix_dir, tmp_path / "lodo", ["knn", "hbos"], seeds=[0], jobs=2)
     assert table.shape[0] == 3
@@ -184,3 +192,24 @@ def test_matrix_build_and_leave_one_dataset_out_end_to_end(tmp_path):
     assert again.equals(table)
     with pytest.raises(ZeroadError, match="max_train"):
         run_matrix(specs, ["knn"], tmp_path / "lodo", n_random=0)
+
+
+def test_combining_standardises_each_member_by_its_training_scores():
+    from zeroad.automl.combine import Reference, combine_scores
+
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(size=500), 1000 * rng.normal(size=500) + 50
+    references = [Reference.of(small), Reference.of(large)]
+    rows = [np.array([0.0, 3.0, 10.0]), np.array([50.0, 3050.0, 50.0])]
+    z = combine_scores(rows, references, "zscore")
+    expected = np.mean([(rows[0] - small.mean()) / small.std(),
+                        (rows[1] - large.mean()) / large.std()], axis=0)
+    np.testing.assert_allclose(z, expected)
+    ranks = combine_scores(rows, references, "mean_rank")
+    assert ranks[0] == pytest.approx(0.5, abs=0.05)  # both members at their training median
+    assert ranks[2] > 1  # beyond the first member's highest training score
+    beyond = combine_scores([np.array([20.0, 30.0]), np.array([1e5, 1e5])], references,
+                            "mean_rank")
+    assert beyond[1] > beyond[0]  # both beyond every training score: the z-scores decide
+    with pytest.raises(ValueError, match="combine"):
+        combine_scores(rows, references, "max")

@@ -192,12 +192,22 @@ def cmd_zeroshot_build(args) -> None:
     portfolio = build_from_results(args.results, exclude=args.exclude or (), size=args.size,
                                    ensemble_size=args.ensemble_size, command=sys.argv)
     Path(args.out).write_text(json.dumps(portfolio, indent=1) + "\n")
+    k = portfolio["selection"]["n_neighbors"]
     print(f"portfolio of {len(portfolio['members'])} configs from "
           f"{len(portfolio['datasets'])} datasets written to {args.out}; selection rule: "
-          f"{portfolio['selection']['n_neighbors'] or 'all'} nearest datasets")
+          f"{f'{k} nearest datasets' if k else 'one global ranking'}; AutoDetector combines "
+          f"{portfolio['ensemble_size']} ({portfolio['combine']}), "
+          f"{portfolio['ensemble']['chosen_by']}")
     for member in portfolio["members"]:
         print(f"  {member['detector']:<12} mean normalised AUC "
               f"{member['mean_normalised_auc']:.4f}  {json.dumps(member['params'])}")
+
+
+def cmd_zeroshot_scores(args) -> None:
+    from zeroad.automl.member_scores import compute_member_scores
+
+    folder = compute_member_scores(args.results, data_dir=args.data_dir, size=args.size)
+    print(f"member scores in {folder}; zeroad zeroshot build now learns whether to combine")
 
 
 def cmd_zeroshot_evaluate(args) -> None:
@@ -312,9 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="portfolio file to write")
     p.add_argument("--exclude", nargs="+", help="datasets to leave out")
     p.add_argument("--size", type=int, default=8, help="most configs in the portfolio")
-    p.add_argument("--ensemble-size", type=int, default=3,
-                   help="members AutoDetector combines by default")
+    p.add_argument("--ensemble-size", type=int, default=None,
+                   help="members AutoDetector combines by default (default: learned from "
+                        "the member scores, or 1 without them)")
     p.set_defaults(func=cmd_zeroshot_build)
+
+    p = zsub.add_parser("scores", help="store test scores of the configs portfolios can pick, "
+                                       "so that build can learn whether combining helps")
+    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
+    p.add_argument("--size", type=int, default=8, help="most configs in a portfolio")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_zeroshot_scores)
 
     p = zsub.add_parser("evaluate", help="leave-one-dataset-out: portfolio from the other "
                                          "datasets, applied to the held-out one")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from zeroad.automl.combine import COMBINE, Reference, combine_scores
 from zeroad.detectors.base import BaseDetector
 from zeroad.errors import InputError
-
-COMBINE = ("zscore", "mean_rank")
 
 
 class AutoDetector(BaseDetector):
@@ -16,8 +15,10 @@ class AutoDetector(BaseDetector):
     On ``fit`` it computes the meta-features of the normal rows, asks the
     portfolio (the one shipped with zeroad unless ``portfolio`` names a file)
     which configurations did best on the most similar benchmark datasets,
-    fits the top ``ensemble_size`` of them (one per detector) and averages
-    their standardised scores. No labels are used at any point.
+    fits the top ``ensemble_size`` of them (one per detector) and, when there
+    is more than one, combines their scores. The portfolio says how many and
+    how to combine, as learned on benchmark datasets; no labels of the data at
+    hand are used at any point.
 
     Parameters
     ----------
@@ -25,13 +26,13 @@ class AutoDetector(BaseDetector):
         Path of a portfolio JSON written by ``zeroad zeroshot build``; None
         uses the shipped one.
     ensemble_size : int or None
-        How many members to combine; None takes the portfolio's recommendation;
+        How many members to combine; None takes the portfolio's (learned) choice;
         1 fits the single best choice.
-    combine : {"zscore", "mean_rank"}
-        "zscore" averages each member's score standardised by the mean and
-        standard deviation of its training scores; "mean_rank" averages each
-        member's rank among its training scores (the fraction of training rows
-        it scores above), breaking ties with the z-scores.
+    combine : {"zscore", "mean_rank"} or None
+        None takes the portfolio's choice. "zscore" averages each member's score
+        standardised by the mean and standard deviation of its training scores;
+        "mean_rank" averages each member's rank among its training scores,
+        breaking ties with the z-scores (see :mod:`zeroad.automl.combine`).
     scaler, contamination, fpr, calibration_fraction, random_state
         As for every detector. ``scaler="none"`` by default because every
         member brings its own configured scaler.
@@ -44,7 +45,7 @@ class AutoDetector(BaseDetector):
         nearest benchmark datasets, each member with its expected normalised AUC.
     """
 
-    def __init__(self, *, portfolio=None, ensemble_size=None, combine="zscore",
+    def __init__(self, *, portfolio=None, ensemble_size=None, combine=None,
                  scaler="none", contamination=None, fpr=None, calibration_fraction=0.2,
                  random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
@@ -58,9 +59,10 @@ class AutoDetector(BaseDetector):
         from zeroad.automl.portfolio import load_portfolio, select
         from zeroad.registry import build_detector
 
-        if self.combine not in COMBINE:
-            raise InputError(f"combine must be one of {COMBINE}, got {self.combine!r}")
         portfolio = load_portfolio(self.portfolio)
+        combine = portfolio.get("combine", COMBINE[0]) if self.combine is None else self.combine
+        if combine not in COMBINE:
+            raise InputError(f"combine must be one of {COMBINE}, got {combine!r}")
         size = portfolio["ensemble_size"] if self.ensemble_size is None else self.ensemble_size
         if int(size) < 1:
             raise InputError(f"ensemble_size must be at least 1, got {size}")
@@ -71,24 +73,20 @@ class AutoDetector(BaseDetector):
             member = build_detector(choice["detector"], {
                 **choice["params"], "calibration_fraction": 0.0, "random_state": self._seed})
             self.members_.append(member.fit(Xs))
-        self.selection_ = {"meta_features": meta, **selection, "combine": self.combine,
+        self.selection_ = {"meta_features": meta, **selection, "combine": combine,
                            "portfolio": self.portfolio or "shipped",
                            "portfolio_datasets": len(portfolio["datasets"])}
-        train = [m.decision_scores_ for m in self.members_]
-        self.member_mean_ = np.array([s.mean() for s in train])
-        self.member_std_ = np.array([s.std() if s.std() > 0 else 1.0 for s in train])
-        self.member_train_scores_ = [np.sort(s) for s in train]
+        self.combine_ = combine
+        references = [Reference.of(m.decision_scores_) for m in self.members_]
+        self.member_mean_ = np.array([r.mean for r in references])
+        self.member_std_ = np.array([r.std for r in references])
+        self.member_quantiles_ = np.array([r.quantiles for r in references])
 
     def _combine(self, scores: list[np.ndarray]) -> np.ndarray:
-        z = np.mean([(s - mu) / sd for s, mu, sd in
-                     zip(scores, self.member_mean_, self.member_std_, strict=True)], axis=0)
-        if len(scores) == 1 or self.combine == "zscore":
-            return z
-        ranks = np.mean([np.searchsorted(ref, s, side="right") / ref.size
-                         for s, ref in zip(scores, self.member_train_scores_, strict=True)],
-                        axis=0)
-        # Beyond every training score all ranks are 1: the z-scores keep those rows ordered.
-        return ranks + 1e-6 * np.tanh(z)
+        references = [Reference(float(m), float(s), q) for m, s, q in
+                      zip(self.member_mean_, self.member_std_, self.member_quantiles_,
+                          strict=True)]
+        return combine_scores(scores, references, self.combine_)
 
     def _score(self, Xs: np.ndarray) -> np.ndarray:
         return self._combine([m.decision_function(Xs) for m in self.members_])
@@ -101,11 +99,10 @@ class AutoDetector(BaseDetector):
         from zeroad.registry import name_of
 
         state = {k: v for k, v in vars(self).items() if k.endswith("_")
-                 and not k.startswith("_") and k not in ("members_", "member_train_scores_")}
+                 and not k.startswith("_") and k != "members_"}
         state["member_specs_"] = [{"detector": name_of(m), "params": m.get_params()}
                                   for m in self.members_]
         for i, member in enumerate(self.members_):
-            state[f"member{i}_train_scores_"] = self.member_train_scores_[i]
             for key, value in fitted_state(member).items():
                 state[f"member{i}__{key}"] = value
         return state
@@ -114,14 +111,11 @@ class AutoDetector(BaseDetector):
         from zeroad.detectors.persistence import rebuild
 
         specs = state.pop("member_specs_")
-        self.members_, self.member_train_scores_ = [], []
+        self.members_ = []
         for i, spec in enumerate(specs):
             prefix = f"member{i}__"
             member_state = {k[len(prefix):]: state.pop(k) for k in list(state)
                             if k.startswith(prefix)}
             self.members_.append(rebuild(spec["detector"], spec["params"], member_state))
-            self.member_train_scores_.append(np.asarray(state.pop(f"member{i}_train_scores_")))
         for key, value in state.items():
             setattr(self, key, value)
-        self.member_mean_ = np.asarray(self.member_mean_, dtype=np.float64)
-        self.member_std_ = np.asarray(self.member_std_, dtype=np.float64)

@@ -30,12 +30,14 @@ from typing import Any
 import numpy as np
 
 from zeroad._version import __version__
+from zeroad.automl.combine import COMBINE
 from zeroad.automl.metafeatures import NAMES as META_NAMES
 from zeroad.errors import ZeroadError
 
 FORMAT = "zeroad-portfolio"
 FORMAT_VERSION = 1
 NEIGHBOUR_CHOICES = (1, 3, 5, 8, 0)  # 0 = every training dataset (one global ranking)
+ENSEMBLE_CHOICES = (1, 2, 3, 5)
 
 
 class PerformanceMatrix:
@@ -114,10 +116,30 @@ def _rank_members(member_ratios: np.ndarray, meta_z: np.ndarray, query_z: np.nda
     return np.argsort(-expected, kind="stable"), expected, neighbours
 
 
-def _inner_lodo(ratios: np.ndarray, meta: np.ndarray, size: int) -> dict[int, float]:
-    """Mean normalised AUC of each selection rule, leaving one training dataset out at a time."""
+def top_distinct(order, detectors: list[str], n: int) -> list[int]:
+    """The first ``n`` positions of ``order`` with at most one per detector."""
+    chosen, used = [], set()
+    for i in order:
+        if detectors[i] not in used:
+            used.add(detectors[i])
+            chosen.append(int(i))
+            if len(chosen) == n:
+                break
+    return chosen
+
+
+def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray, size: int,
+                member_scores=None) -> tuple[dict, dict]:
+    """Leave each training dataset out in turn and score every rule on it.
+
+    Returns the mean normalised AUC of each neighbour rule (single choice) and,
+    when ``member_scores`` can score combinations, of each (ensemble size,
+    combine) pair under the best neighbour rule.
+    """
     n = ratios.shape[1]
-    scores = {k: [] for k in NEIGHBOUR_CHOICES}
+    best_auc = np.nanmax(matrix.auc, axis=0)
+    detectors = [d for d, _ in matrix.configs]
+    rankings = {k: [] for k in NEIGHBOUR_CHOICES}
     for held in range(n):
         keep = np.array([j for j in range(n) if j != held])
         sub = ratios[:, keep]
@@ -128,13 +150,28 @@ def _inner_lodo(ratios: np.ndarray, meta: np.ndarray, size: int) -> dict[int, fl
         for k in NEIGHBOUR_CHOICES:
             order, _, _ = _rank_members(sub[members], (meta[keep] - mean) / std,
                                         (meta[held] - mean) / std, k)
-            scores[k].append(ratios[members[order[0]], held])
-    return {k: float(np.mean(v)) for k, v in scores.items()}
+            rankings[k].append([members[i] for i in order])
+    rule_scores = {k: float(np.mean([ratios[r[0], held] for held, r in enumerate(ranked)]))
+                   for k, ranked in rankings.items()}
+    k_best = max(NEIGHBOUR_CHOICES, key=lambda k: (rule_scores[k], k == 0))
+    ensemble_scores = {}
+    if member_scores is not None:
+        for size_ in ENSEMBLE_CHOICES:
+            for method in COMBINE:
+                if size_ == 1 and method != COMBINE[0]:
+                    continue
+                values = []
+                for held, ranked in enumerate(rankings[k_best]):
+                    chosen = [matrix.configs[i] for i in top_distinct(ranked, detectors, size_)]
+                    auc = member_scores.auc(matrix.datasets[held], chosen, method)
+                    values.append(auc / best_auc[held])
+                ensemble_scores[(size_, method)] = float(np.mean(values))
+    return rule_scores, ensemble_scores
 
 
 def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]],
-                    size: int = 8, ensemble_size: int = 3,
-                    provenance: dict | None = None) -> dict[str, Any]:
+                    size: int = 8, ensemble_size: int | None = None,
+                    provenance: dict | None = None, member_scores=None) -> dict[str, Any]:
     """Learn defaults, a portfolio and its selection rule from ``matrix`` and ``meta``.
 
     Parameters
@@ -142,8 +179,13 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     matrix : the performance matrix of the training datasets
     meta : dataset name -> meta-features (every dataset of ``matrix``)
     size : most members in the portfolio
-    ensemble_size : members :class:`~zeroad.automl.auto.AutoDetector` combines by default
+    ensemble_size : members :class:`~zeroad.automl.auto.AutoDetector` combines by
+        default. None learns it (and how to combine) by leave-one-dataset-out over
+        the training datasets when ``member_scores`` is given, and is 1 otherwise:
+        no ensemble without evidence that it helps.
     provenance : who made it (command, results folder, seeds, versions)
+    member_scores : :class:`~zeroad.automl.member_scores.MemberScores` of the
+        training datasets, which score combinations of members
     """
     if len(matrix.datasets) < 2:
         raise ZeroadError("a portfolio needs results on at least two datasets")
@@ -164,8 +206,18 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
             "configs_compared": len(rows)}
 
     members = greedy_portfolio(ratios, size)
-    rule_scores = _inner_lodo(ratios, meta_array, size)
+    use_scores = member_scores if ensemble_size is None else None
+    rule_scores, ensemble_scores = _inner_lodo(matrix, ratios, meta_array, size, use_scores)
     n_neighbors = max(NEIGHBOUR_CHOICES, key=lambda k: (rule_scores[k], k == 0))
+    if ensemble_size is not None:
+        ensemble, combine, how = int(ensemble_size), COMBINE[0], "given by the caller"
+    elif ensemble_scores:
+        # Ties go to the smaller ensemble: a member must earn its place.
+        ensemble, combine = max(ensemble_scores,
+                                key=lambda key: (round(ensemble_scores[key], 6), -key[0]))
+        how = "leave-one-dataset-out over the training datasets"
+    else:
+        ensemble, combine, how = 1, COMBINE[0], "no member scores to show that combining helps"
     mean, std = _standardise(meta_array)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
@@ -182,7 +234,10 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         "selection": {"n_neighbors": n_neighbors,
                       "inner_lodo_mean_normalised_auc": {str(k): v
                                                          for k, v in rule_scores.items()}},
-        "ensemble_size": ensemble_size,
+        "ensemble_size": ensemble,
+        "combine": combine,
+        "ensemble": {"chosen_by": how, "inner_lodo_mean_normalised_auc": {
+            f"{k[0]} {k[1]}": v for k, v in ensemble_scores.items()}},
     }
 
 
@@ -200,16 +255,11 @@ def select(portfolio: dict[str, Any], query_meta: dict[str, float], n: int = 1,
     k = portfolio["selection"]["n_neighbors"]
     order, expected, neighbours = _rank_members(np.array(portfolio["member_ratios"]), meta_z,
                                                 query_z, k)
-    chosen, used = [], set()
-    for i in order:
-        member = portfolio["members"][i]
-        if distinct_detectors and member["detector"] in used:
-            continue
-        used.add(member["detector"])
-        chosen.append({"detector": member["detector"], "params": member["params"],
-                       "expected_normalised_auc": round(float(expected[i]), 4)})
-        if len(chosen) == n:
-            break
+    members = portfolio["members"]
+    detectors = [m["detector"] if distinct_detectors else str(i) for i, m in enumerate(members)]
+    chosen = [{"detector": members[i]["detector"], "params": members[i]["params"],
+               "expected_normalised_auc": round(float(expected[i]), 4)}
+              for i in top_distinct(order, detectors, n)]
     return {"chosen": chosen,
             "rule": "global ranking" if not k else f"{k} nearest datasets by meta-features",
             "neighbours": [portfolio["datasets"][j] for j in neighbours] if k else []}

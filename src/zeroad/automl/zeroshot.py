@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -118,13 +119,16 @@ def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
             json.loads((results / CANDIDATES_FILE).read_text()))
 
 
-def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int = 3,
+def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | None = None,
                        command=None) -> dict[str, Any]:
     """A portfolio from a matrix folder, leaving out the datasets in ``exclude``.
 
     Configurations tuned on an excluded dataset are left out too: its labels
-    must not reach what is applied to it.
+    must not reach what is applied to it. With the folder's member scores
+    (``zeroad zeroshot scores``) and no ``ensemble_size``, whether and how to
+    combine members is learned too.
     """
+    from zeroad.automl.member_scores import SCORES_DIR, MemberScores
     from zeroad.evaluation.runner import provenance
 
     matrix, meta, candidates = load_matrix(results)
@@ -140,7 +144,10 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int = 
                              matrix.auc[keep])
     kept = kept.subset([d for d in matrix.datasets if d not in exclude])
     seeds = sorted({r["seed"] for r in ResultsStore(results).rows()})
+    scores_dir = Path(results) / SCORES_DIR
+    member_scores = MemberScores(scores_dir) if scores_dir.is_dir() else None
     return build_portfolio(kept, meta, size=size, ensemble_size=ensemble_size,
+                           member_scores=member_scores,
                            provenance=provenance(command, results=str(results), seeds=seeds,
                                                  excluded=sorted(exclude),
                                                  configs=len(kept.configs)))
@@ -153,8 +160,14 @@ ROLE_AUTO_SINGLE = "AutoDetector (single choice)"
 ROLE_ORACLE = "oracle: best matrix config (test labels)"
 
 
+def _content_digest(portfolio: dict) -> str:
+    """Digest of what a portfolio decides (not when or by whom it was built)."""
+    content = {k: v for k, v in portfolio.items() if k != "provenance"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
-              ensemble_size: int = 3) -> list[tuple[Task, str]]:
+              ensemble_size: int | None = None) -> list[tuple[Task, str]]:
     """Every (task, role) of the leave-one-dataset-out evaluation; writes the portfolios."""
     from zeroad.registry import get_spec
 
@@ -164,12 +177,13 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
     plan, per_detector = [], []
     for number, dataset in enumerate(matrix.datasets):
         safe = re.sub(r"[^A-Za-z0-9.-]+", "_", dataset).strip("_")[-60:]
-        path = portfolio_dir / f"{number:02d}_{safe}.json"
+        portfolio = build_from_results(results, exclude=[dataset], size=size,
+                                       ensemble_size=ensemble_size)
+        # The digest in the name is part of the task's identity: a portfolio that
+        # decides differently is a new task, never mistaken for a finished one.
+        path = portfolio_dir / f"{number:02d}_{safe}_{_content_digest(portfolio)}.json"
         if not path.exists():
-            portfolio = build_from_results(results, exclude=[dataset], size=size,
-                                           ensemble_size=ensemble_size)
             path.write_text(json.dumps(portfolio, indent=1) + "\n")
-        portfolio = json.loads(path.read_text())
         column = matrix.auc[:, matrix.datasets.index(dataset)]
         oracle_detector, oracle_params = matrix.configs[int(np.nanargmax(column))]
         for seed in seeds:
@@ -193,7 +207,7 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
 
 def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int = 1,
                   task_timeout: float | None = None, data_dir=None, reuse=None,
-                  size: int = 8, ensemble_size: int = 3, command=None):
+                  size: int = 8, ensemble_size: int | None = None, command=None):
     """Run the leave-one-dataset-out plan (resumable) and return its table of roles.
 
     ``reuse`` names results folders (e.g. an earlier ``zeroad benchmark`` of the
