@@ -2,6 +2,11 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+import torch
+
+# The test networks are tiny: a second intra-op thread only adds synchronisation, and
+# on a loaded 2-core machine OpenMP's spinning threads made neural fits 7x slower.
+torch.set_num_threads(1)
 
 
 def normal_data(n: int, seed: int = 0, d: int = 5) -> np.ndarray:
