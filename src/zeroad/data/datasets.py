@@ -11,6 +11,8 @@ A spec names where data comes from:
 ``npz:PATH``                a NumPy archive with ``X`` and optionally ``y``
 ``sklearn:breast_cancer``   real data shipped with scikit-learn (benign = normal,
                             malignant = anomaly), so a fresh machine has data
+``toy:mediator[:MASS]``     our toy simulation of a mediator signal (300-700 GeV)
+                            over Standard-Model-like background (zeroad.data.toy)
 ``PATH``                    a file whose extension says which reader to use
 ==========================  =====================================================
 
@@ -106,6 +108,10 @@ def load(spec: str, data_dir: str | os.PathLike | None = None,
         return Dataset(f"adbench:{key}", data.X, data.y, data.feature_names)
     if kind == "sklearn":
         return _read_sklearn(rest)
+    if kind == "toy":
+        from zeroad.data.toy import load_toy  # toy builds Dataset: imported late
+
+        return load_toy(spec)
     if kind in ("csv", "parquet", "npz") and rest:
         path = Path(rest)
     else:
