@@ -31,6 +31,9 @@ def test_one_row_per_task_with_the_promised_fields(tmp_path):
     for row in rows:
         assert FIELDS <= set(row)
         assert row["error"] is None and 0.5 < row["auc"] <= 1 and row["n_features"] == 30
+        # 179 normal test rows resolve a 1% background efficiency, not 0.1%.
+        assert 0 <= row["signal_efficiency_at_0.01"] <= 1
+        assert row["signal_efficiency_at_0.001"] is None
     summary = summarize(rows)
     assert set(summary.index) == {"knn", "ecod"}
     assert summary.loc["knn", "datasets"] == 1

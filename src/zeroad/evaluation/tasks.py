@@ -66,6 +66,7 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
     Returns the task's results row; an exception becomes the row's ``error``.
     """
     from zeroad.evaluation.metrics import average_precision, roc_auc
+    from zeroad.evaluation.physics import efficiency_table
     from zeroad.registry import build_detector
 
     X_train, X_test, y_test = split
@@ -81,6 +82,11 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
         row["score_seconds"] = time.perf_counter() - start
         row["auc"] = roc_auc(y_test, scores)
         row["ap"] = average_precision(y_test, scores)
+        # The physicist's working points; None where the background is too small to
+        # resolve one (fewer than 1 / efficiency normal test rows).
+        for efficiency, signal in efficiency_table(y_test, scores).items():
+            row[f"signal_efficiency_at_{efficiency:g}"] = \
+                None if np.isnan(signal) else float(signal)
         if criteria:
             from zeroad.automl.criteria import CRITERIA, noise_discrimination
 
