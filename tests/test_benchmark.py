@@ -135,3 +135,14 @@ def test_a_second_run_on_the_same_store_is_refused(tmp_path):
     with store.exclusive(), pytest.raises(ZeroadError, match="another run is writing"):
         run_benchmark(make_tasks([DATASET], [0], ["knn"]), ResultsStore(tmp_path),
                       LocalBackend(), progress=False)
+
+
+def test_a_damaged_row_in_the_middle_is_named_by_line(tmp_path):
+    from zeroad.errors import ZeroadError
+
+    store = ResultsStore(tmp_path)
+    store.append({"dataset": "d", "seed": 0, "detector": "knn", "params": "{}", "error": None})
+    with open(store.path, "a") as handle:
+        handle.write("not json\n")
+    with pytest.raises(ZeroadError, match="line 2 is not a results row"):
+        store.rows()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import re
 import sys
 import time
 from pathlib import Path
@@ -50,7 +49,9 @@ def needed_configs(matrix: PerformanceMatrix, size: int = 8) -> list[int]:
 
 
 def _file(folder: Path, dataset: str) -> Path:
-    return folder / f"{re.sub(r'[^A-Za-z0-9.-]+', '_', dataset).strip('_')}.npz"
+    from zeroad.automl.zeroshot import safe_name
+
+    return folder / f"{safe_name(dataset)}.npz"
 
 
 def compute_member_scores(results, data_dir=None, size: int = 8, matrix_max_train: int = 2000,

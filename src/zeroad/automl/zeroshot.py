@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,37 +120,62 @@ def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
             json.loads((results / CANDIDATES_FILE).read_text()))
 
 
+def safe_name(dataset: str) -> str:
+    """A dataset spec as a file-name stem (``adbench:cardio`` -> ``adbench_cardio``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", dataset).strip("_")
+
+
+@dataclass(frozen=True)
+class MatrixFolder:
+    """Everything a portfolio build reads from a matrix folder, read once."""
+
+    path: Path
+    matrix: PerformanceMatrix
+    meta: dict
+    candidates: list[dict]
+    seeds: list[int]
+    member_scores: Any  # MemberScores, or None before ``zeroad zeroshot scores``
+
+    @classmethod
+    def read(cls, results) -> MatrixFolder:
+        from zeroad.automl.member_scores import SCORES_DIR, MemberScores
+
+        matrix, meta, candidates = load_matrix(results)
+        seeds = sorted({r["seed"] for r in ResultsStore(results).rows()})
+        scores_dir = Path(results) / SCORES_DIR
+        member_scores = MemberScores(scores_dir) if scores_dir.is_dir() else None
+        return cls(Path(results), matrix, meta, candidates, seeds, member_scores)
+
+
 def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | None = None,
                        command=None) -> dict[str, Any]:
-    """A portfolio from a matrix folder, leaving out the datasets in ``exclude``.
+    """A portfolio from a matrix folder (a path or a :class:`MatrixFolder`), leaving out
+    the datasets in ``exclude``.
 
     Configurations tuned on an excluded dataset are left out too: its labels
     must not reach what is applied to it. With the folder's member scores
     (``zeroad zeroshot scores``) and no ``ensemble_size``, whether and how to
     combine members is learned too.
     """
-    from zeroad.automl.member_scores import SCORES_DIR, MemberScores
     from zeroad.evaluation.runner import provenance
 
-    matrix, meta, candidates = load_matrix(results)
+    folder = results if isinstance(results, MatrixFolder) else MatrixFolder.read(results)
+    matrix = folder.matrix
     exclude = set(exclude)
     unknown = exclude - set(matrix.datasets)
     if unknown:
-        raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {results}")
-    tainted = {(c["detector"], canonical_params(c["params"])) for c in candidates
+        raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {folder.path}")
+    tainted = {(c["detector"], canonical_params(c["params"])) for c in folder.candidates
                if c["origin"].removeprefix("tuned:") in exclude}
     keep = [i for i, (d, p) in enumerate(matrix.configs)
             if (d, canonical_params(p)) not in tainted]
     kept = PerformanceMatrix([matrix.configs[i] for i in keep], matrix.datasets,
                              matrix.auc[keep])
     kept = kept.subset([d for d in matrix.datasets if d not in exclude])
-    seeds = sorted({r["seed"] for r in ResultsStore(results).rows()})
-    scores_dir = Path(results) / SCORES_DIR
-    member_scores = MemberScores(scores_dir) if scores_dir.is_dir() else None
-    return build_portfolio(kept, meta, size=size, ensemble_size=ensemble_size,
-                           member_scores=member_scores,
-                           provenance=provenance(command, results=str(results), seeds=seeds,
-                                                 excluded=sorted(exclude),
+    return build_portfolio(kept, folder.meta, size=size, ensemble_size=ensemble_size,
+                           member_scores=folder.member_scores,
+                           provenance=provenance(command, results=str(folder.path),
+                                                 seeds=folder.seeds, excluded=sorted(exclude),
                                                  configs=len(kept.configs)))
 
 
@@ -171,13 +197,14 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
     """Every (task, role) of the leave-one-dataset-out evaluation; writes the portfolios."""
     from zeroad.registry import get_spec
 
-    matrix, _, _ = load_matrix(results)
+    folder = MatrixFolder.read(results)
+    matrix = folder.matrix
     portfolio_dir = Path(out) / "portfolios"
     portfolio_dir.mkdir(parents=True, exist_ok=True)
     plan, per_detector = [], []
     for number, dataset in enumerate(matrix.datasets):
-        safe = re.sub(r"[^A-Za-z0-9.-]+", "_", dataset).strip("_")[-60:]
-        portfolio = build_from_results(results, exclude=[dataset], size=size,
+        safe = safe_name(dataset)[-60:]
+        portfolio = build_from_results(folder, exclude=[dataset], size=size,
                                        ensemble_size=ensemble_size)
         # The digest in the name is part of the task's identity: a portfolio that
         # decides differently is a new task, never mistaken for a finished one.

@@ -41,9 +41,22 @@ class ResultsStore:
         """Every row ever written, retried tasks included, in order."""
         if not self.path.exists():
             return []
+        from zeroad.errors import ZeroadError
+
         # Whatever follows the last newline is unfinished: a row being written, or torn.
         complete = self.path.read_bytes().split(b"\n")[:-1]
-        return [json.loads(line) for line in complete if line.strip()]
+        rows = []
+        for number, line in enumerate(complete, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                row_key(row)
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ZeroadError(f"{self.path} line {number} is not a results row "
+                                  f"({exc})") from None
+            rows.append(row)
+        return rows
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per task: the latest, so a retried task's new result replaces its error."""

@@ -1,9 +1,9 @@
 """Read a results folder written by ``zeroad benchmark`` without changing it.
 
-A report may be made while a benchmark is still writing into the folder, so,
-like :class:`~zeroad.evaluation.store.ResultsStore`'s readers, this skips an
-unfinished last line and keeps the rule that the latest row of each task wins;
-it also says which line is damaged when one is.
+A report may be made while a benchmark is still writing into the folder; the
+results come from :class:`~zeroad.evaluation.store.ResultsStore`, whose readers
+skip an unfinished last line and keep the latest row of each task. The runs'
+provenance is read the same careful way, and a damaged provenance line is skipped.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zeroad.errors import ZeroadError
-from zeroad.evaluation.store import RESULTS_FILE, row_key
+from zeroad.evaluation.store import RESULTS_FILE, ResultsStore
 
 RUNS_FILE = "runs.jsonl"
 
@@ -87,14 +87,8 @@ def load_results(directory: str | os.PathLike) -> BenchmarkResults:
     if not path.is_file():
         raise ZeroadError(f"{directory} has no {RESULTS_FILE}: is it a folder written by "
                           "zeroad benchmark --out?")
-    latest = {}
-    for number, line in enumerate(_complete_lines(path), start=1):
-        try:
-            row = json.loads(line)
-            latest[row_key(row)] = row
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ZeroadError(f"{path} line {number} is not a results row ({exc})") from None
-    if not latest:
+    rows = ResultsStore(directory).rows()
+    if not rows:
         raise ZeroadError(f"{path} holds no results yet")
     runs = []
     runs_path = directory / RUNS_FILE
@@ -105,4 +99,4 @@ def load_results(directory: str | os.PathLike) -> BenchmarkResults:
             except json.JSONDecodeError:
                 # Provenance is informative only; one damaged line should not stop a report.
                 continue
-    return BenchmarkResults(directory, list(latest.values()), runs)
+    return BenchmarkResults(directory, rows, runs)
