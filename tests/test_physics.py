@@ -77,6 +77,23 @@ def test_weighted_auc_matches_unweighted_and_repetition():
         weighted_roc_auc(np.repeat(y, repeats), np.repeat(scores, repeats)))
 
 
+def test_zero_weight_events_count_as_absent():
+    rng = np.random.default_rng(2)
+    y = (rng.random(400) < 0.25).astype(int)
+    scores = rng.normal(size=400) + y
+    weights = rng.uniform(0.5, 2.0, size=400)
+    # Zero-weight events anywhere in the ranking, including above every other score.
+    extra_y = np.array([0, 0, 1, 0, 1])
+    extra_scores = np.array([10.0, -10.0, 0.3, 0.31, -5.0])
+    all_y, all_scores = np.r_[y, extra_y], np.r_[scores, extra_scores]
+    all_weights = np.r_[weights, np.zeros(5)]
+    assert weighted_roc_auc(all_y, all_scores, all_weights) == pytest.approx(
+        weighted_roc_auc(y, scores, weights))
+    for target in (0.2, 0.05, 0.01):
+        assert signal_efficiency_at(all_y, all_scores, target, all_weights) == \
+            signal_efficiency_at(y, scores, target, weights)
+
+
 def test_normalised_auc():
     assert normalised_auc(0.9, 0.95) == pytest.approx(0.9 / 0.95)
     with pytest.raises(InputError, match="reference_auc"):

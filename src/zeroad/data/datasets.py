@@ -13,6 +13,13 @@ A spec names where data comes from:
                             malignant = anomaly), so a fresh machine has data
 ``toy:mediator[:MASS]``     our toy simulation of a mediator signal (300-700 GeV)
                             over Standard-Model-like background (zeroad.data.toy)
+``hep:NAME``                a collider-physics benchmark from the data directory's
+                            ``hep/`` folder, with event weights where the data have
+                            them (``atlas_higgs_tautau``, ``cms_single_top``,
+                            ``lhco_rnd``, ``higgs_uci``: see zeroad.data.hep)
+``hep``                     all four (see :func:`expand`)
+``root:PATH:TREE[:SEL]``     a TTree / RNTuple of any ROOT file; SEL lists branches
+                            and ``recipe=NAME`` for jagged ones (zeroad.data.root)
 ``PATH``                    a file whose extension says which reader to use
 ==========================  =====================================================
 
@@ -47,12 +54,17 @@ class Dataset:
     X : float64 array (n_samples, n_features).
     y : int64 array of 0 (normal) / 1 (anomaly), or None when unlabelled.
     feature_names : one name per column.
+    weights : float64 array (n_samples,) of finite, non-negative per-event weights
+        (physics event weights: cross-section x luminosity / generated events), or
+        None when the rows are unweighted. Detectors never see them; weighted metrics
+        use them (see :mod:`zeroad.evaluation.physics`).
     """
 
     name: str
     X: np.ndarray
     y: np.ndarray | None
     feature_names: list[str] = field(default_factory=list)
+    weights: np.ndarray | None = None
 
     @property
     def n_anomalies(self) -> int:
@@ -87,9 +99,13 @@ def _adbench_files(directory: str | os.PathLike | None) -> dict[str, Path]:
 
 
 def expand(spec: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    """The single-dataset specs that ``spec`` stands for (``adbench`` -> 33 of them)."""
+    """The single-dataset specs that ``spec`` stands for (``adbench`` -> 33, ``hep`` -> 4)."""
     if spec == "adbench":
         return [f"adbench:{name}" for name in _adbench_files(data_dir)]
+    if spec == "hep":
+        from zeroad.data.hep import HEP_SPECS  # hep builds Dataset: imported late
+
+        return list(HEP_SPECS)
     return [spec]
 
 
@@ -112,6 +128,16 @@ def load(spec: str, data_dir: str | os.PathLike | None = None,
         from zeroad.data.toy import load_toy  # toy builds Dataset: imported late
 
         return load_toy(spec)
+    if kind == "root":
+        from zeroad.data.root import load_root_spec  # uproot is imported only when asked
+
+        return load_root_spec(spec, label_column)
+    if spec == "hep":
+        raise InputError("'hep' names 4 datasets; use expand('hep') or hep:NAME")
+    if kind == "hep":
+        from zeroad.data.hep import load_hep  # hep builds Dataset: imported late
+
+        return load_hep(spec, data_dir)
     if kind in ("csv", "parquet", "npz") and rest:
         path = Path(rest)
     else:
@@ -188,6 +214,32 @@ def check_labels(y, n_rows: int, what: str):
         raise InputError(f"{what}: labels must be 0 (normal) or 1 (anomaly), "
                          f"found {np.unique(y)[:10].tolist()}")
     return y.astype(np.int64)
+
+
+def check_weights(weights, n_rows: int, what: str):
+    """``weights`` as float64 per-row weights (None stays None), or an InputError.
+
+    Weights must be finite and non-negative: the weighted metrics refuse negative
+    weights (see :mod:`zeroad.evaluation.physics`), so they are refused here, where
+    the error can name the data. Zero weights are allowed.
+    """
+    if weights is None:
+        return None
+    try:
+        weights = np.asarray(weights, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what}: weights are not numbers ({exc})") from None
+    if weights.shape[0] != n_rows:
+        raise InputError(f"{what}: {weights.shape[0]} weights for {n_rows} rows")
+    bad = ~np.isfinite(weights)
+    if bad.any():
+        raise InputError(f"{what}: {int(bad.sum())} weights are NaN or infinite "
+                         f"(first at row {int(np.flatnonzero(bad)[0])})")
+    if (weights < 0).any():
+        raise InputError(f"{what}: {int((weights < 0).sum())} weights are negative (first at "
+                         f"row {int(np.flatnonzero(weights < 0)[0])}); negative event weights "
+                         "are not supported: combine or drop them first")
+    return weights
 
 
 def _read_sklearn(name: str) -> Dataset:

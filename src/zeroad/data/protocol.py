@@ -11,23 +11,50 @@ MAX_TRAIN = 10_000
 MAX_TEST = 20_000
 
 
-def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int = MAX_TEST):
-    """Split labelled data for one-class training (protocol v1).
+class Split(tuple):
+    """Protocol v1's split: unpacks as ``X_train, X_test, y_test``, like a 3-tuple.
 
-    With ``rng = numpy.random.default_rng(seed)``: shuffle the normal rows;
-    train = the first half of them, subsampled to at most ``max_train`` rows;
-    test = the other half plus all anomalies, subsampled to at most
-    ``max_test`` rows keeping the anomaly fraction.
+    It stays a 3-tuple so that every caller written for the unweighted split keeps
+    working; the test rows' event weights ride along as an attribute.
+
+    Attributes
+    ----------
+    test_weights : ndarray of shape (n_test,) or None
+        The weights of the rows of ``X_test``, in the same order; None when the
+        dataset is unweighted.
+    """
+
+    test_weights: np.ndarray | None
+
+    def __new__(cls, X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+                test_weights: np.ndarray | None = None) -> Split:
+        split = super().__new__(cls, (X_train, X_test, y_test))
+        split.test_weights = test_weights
+        return split
+
+    def __reduce__(self):
+        # Backends send splits to worker processes; the weights must travel too.
+        return (type(self), (*self, self.test_weights))
+
+
+def split_indices(y, seed: int, max_train: int = MAX_TRAIN,
+                  max_test: int = MAX_TEST) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of protocol v1's split (see :func:`one_class_split`).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        0 = normal, 1 = anomaly.
+    seed, max_train, max_test
+        As in :func:`one_class_split`.
 
     Returns
     -------
-    X_train : normal rows only (labels are never given to ``fit``)
-    X_test, y_test : rows to score and their labels (1 = anomaly)
+    train : int ndarray, the normal rows to fit on
+    test : int ndarray, the rows to score (normal rows first, then anomalies)
+    y_test : int64 ndarray, the labels of the ``test`` rows
     """
-    X = np.asarray(X)
     y = np.asarray(y).astype(np.int64).ravel()
-    if X.shape[0] != y.shape[0]:
-        raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
     if not np.isin(y, (0, 1)).all():
         raise InputError("labels must be 0 (normal) or 1 (anomaly)")
     rng = np.random.default_rng(seed)
@@ -48,7 +75,49 @@ def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int =
     test = np.concatenate([test_normal, test_anomalous])
     y_test = np.concatenate([np.zeros(test_normal.size, np.int64),
                              np.ones(test_anomalous.size, np.int64)])
-    return X[train], X[test], y_test
+    return train, test, y_test
+
+
+def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int = MAX_TEST,
+                    weights=None) -> Split:
+    """Split labelled data for one-class training (protocol v1).
+
+    With ``rng = numpy.random.default_rng(seed)``: shuffle the normal rows;
+    train = the first half of them, subsampled to at most ``max_train`` rows;
+    test = the other half plus all anomalies, subsampled to at most
+    ``max_test`` rows keeping the anomaly fraction. Weights never change which
+    rows are drawn: the split of weighted data is the split of the same data
+    unweighted.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,), 0 = normal, 1 = anomaly
+    seed : int
+    max_train, max_test : int
+        Caps on the sizes of the training and test sets.
+    weights : array-like of shape (n_samples,), optional
+        Finite, non-negative per-row event weights; the test rows' weights are
+        returned as ``split.test_weights``.
+
+    Returns
+    -------
+    Split
+        Unpacks as ``X_train, X_test, y_test``: the normal training rows (labels
+        are never given to ``fit``), the rows to score and their labels (1 =
+        anomaly); ``test_weights`` holds the test rows' weights or None.
+    """
+    # Imported here: datasets pulls in the detector package, and protocol stays light.
+    from zeroad.data.datasets import check_weights
+
+    X = np.asarray(X)
+    y = np.asarray(y).astype(np.int64).ravel()
+    if X.shape[0] != y.shape[0]:
+        raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    weights = check_weights(weights, X.shape[0], "one_class_split")
+    train, test, y_test = split_indices(y, seed, max_train=max_train, max_test=max_test)
+    return Split(X[train], X[test], y_test,
+                 test_weights=None if weights is None else weights[test])
 
 
 def tuning_split(X, y, seed: int, max_train: int = MAX_TRAIN, validation_fraction: float = 0.3):

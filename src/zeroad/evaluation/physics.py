@@ -8,6 +8,9 @@ Conventions shared by every function here:
   say). They must be finite and non-negative: events with negative Monte-Carlo weights
   make efficiencies non-monotonic in the threshold and the ROC curve ill-defined, so
   they are refused rather than silently mishandled. Combine or drop them upstream.
+  Zero weights are allowed: such an event changes no efficiency, threshold or AUC, the
+  same as if it were absent. A class whose weights sum to zero is refused, since its
+  efficiency would be 0 / 0.
 
 An event *passes* a threshold ``t`` when its score is strictly greater than ``t``.
 """

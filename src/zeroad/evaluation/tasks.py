@@ -60,13 +60,19 @@ EVALUATION_PARAMS = {"calibration_fraction": 0.0}
 def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
     """Fit and score one task on an already-made ``split`` = (X_train, X_test, y_test).
 
+    When the split carries the test rows' event weights (``split.test_weights``, see
+    :class:`zeroad.data.protocol.Split`), the row also gets ``weighted_auc`` and
+    ``weighted_signal_efficiency_at_{0.01,0.001,0.0001}``, computed by
+    :mod:`zeroad.evaluation.physics` with those weights: a zero-weight event counts
+    for nothing in them (it is still fitted on and scored), and negative weights are
+    refused when the dataset is loaded. The unweighted metrics are always there.
     With ``criteria``, the row also gets the label-free quality criteria
     (``criterion_box``, ``criterion_shuffle``: see :mod:`zeroad.automl.criteria`)
     measured on the test split's normal rows, to study whether they agree with AUC.
     Returns the task's results row; an exception becomes the row's ``error``.
     """
     from zeroad.evaluation.metrics import average_precision, roc_auc
-    from zeroad.evaluation.physics import efficiency_table
+    from zeroad.evaluation.physics import efficiency_table, weighted_roc_auc
     from zeroad.registry import build_detector
 
     X_train, X_test, y_test = split
@@ -87,6 +93,13 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
         for efficiency, signal in efficiency_table(y_test, scores).items():
             row[f"signal_efficiency_at_{efficiency:g}"] = \
                 None if np.isnan(signal) else float(signal)
+        test_weights = getattr(split, "test_weights", None)
+        if test_weights is not None:
+            row["weighted_auc"] = weighted_roc_auc(y_test, scores, test_weights)
+            # Large weights on few events can leave a working point unresolved: None.
+            for efficiency, signal in efficiency_table(y_test, scores, test_weights).items():
+                row[f"weighted_signal_efficiency_at_{efficiency:g}"] = \
+                    None if np.isnan(signal) else float(signal)
         if criteria:
             from zeroad.automl.criteria import CRITERIA, noise_discrimination
 

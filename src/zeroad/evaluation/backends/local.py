@@ -25,7 +25,9 @@ def load_split(dataset: str, seed: int, data_dir=None, max_train: int = MAX_TRAI
     data = datasets.load(dataset, data_dir=data_dir)
     if data.y is None:
         raise ValueError(f"{dataset} has no labels; a benchmark needs 0/1 labels")
-    return one_class_split(data.X, data.y, seed, max_train=max_train, max_test=max_test)
+    # The test rows' event weights ride along on the split for the weighted metrics.
+    return one_class_split(data.X, data.y, seed, max_train=max_train, max_test=max_test,
+                           weights=data.weights)
 
 
 def _child(task: Task, split, conn, threads: int, criteria: bool) -> None:
