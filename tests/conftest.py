@@ -1,4 +1,10 @@
+import json
+import os
+import signal
+import subprocess
+import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +13,28 @@ import torch
 # The test networks are tiny: a second intra-op thread only adds synchronisation, and
 # on a loaded 2-core machine OpenMP's spinning threads made neural fits 7x slower.
 torch.set_num_threads(1)
+
+
+def interrupt_and_resume(command: list[str], results: Path, at_least: int = 3,
+                         wait: float = 120.0) -> tuple[int, list[dict]]:
+    """Run ``command``, SIGKILL it (its whole process group) once ``results`` has
+    ``at_least`` lines, then run it again to the end.
+
+    Returns the number of lines written before the kill and every row after the rerun.
+    """
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and process.poll() is None:
+        if results.exists() and results.read_text().count("\n") >= at_least:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    n_before = results.read_text().count("\n") if results.exists() else 0
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    return n_before, [json.loads(line) for line in results.read_text().splitlines()]
 
 
 def normal_data(n: int, seed: int = 0, d: int = 5) -> np.ndarray:

@@ -1,14 +1,10 @@
 """The benchmark runner: rows per task, resume after kill -9, timeouts, summary."""
 
-import json
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from conftest import interrupt_and_resume
 
 from zeroad.evaluation.backends.local import LocalBackend
 from zeroad.evaluation.runner import run_benchmark, summarize
@@ -83,22 +79,8 @@ def test_kill_dash_nine_then_resume_loses_and_duplicates_nothing(tmp_path):
     command = [sys.executable, "-m", "zeroad.cli", "benchmark", "--datasets", DATASET,
                "--detectors", "knn", "lof", "iforest", "pca", "--seeds", "0", "1", "2",
                "--out", str(out)]
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    results = out / "results.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if results.exists() and results.read_text().count("\n") >= 3:
-            break
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    n_before = results.read_text().count("\n")
+    n_before, rows = interrupt_and_resume(command, out / "results.jsonl")
     assert 3 <= n_before < 12, "the run should have been killed part-way"
-
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr
-    rows = [json.loads(line) for line in results.read_text().splitlines()]
     keys = _keys(rows)
     assert len(keys) == len(set(keys)) == 12
     assert all(r["error"] is None for r in rows)

@@ -105,15 +105,25 @@ def cmd_score(args) -> None:
         print(f"AUC against the labels: {roc_auc(data.y, scores):.4f}")
 
 
+def _jobs(args) -> int | None:
+    """``--jobs``, or when left out: the command's local default; on Ray, the cluster's CPUs."""
+    if args.jobs is not None:
+        return args.jobs
+    return None if args.backend == "ray" else args.local_jobs
+
+
 def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, data_dir,
-                   retry_errors=False, library_defaults=False):
+                   retry_errors=False, library_defaults=False, backend="local", address=None):
     from zeroad.data.datasets import expand
-    from zeroad.evaluation.backends.local import LocalBackend
+    from zeroad.evaluation.backends import make_backend
     from zeroad.evaluation.runner import format_summary, run_benchmark, summarize
     from zeroad.evaluation.store import ResultsStore
     from zeroad.evaluation.tasks import make_tasks
     from zeroad.registry import list_detectors
 
+    # First, so that a missing Ray or a bad option fails before any work.
+    runner = make_backend(backend, address=address, jobs=jobs, task_timeout=task_timeout,
+                          data_dir=data_dir)
     names = [n for spec in dataset_specs for n in expand(spec, data_dir)]
     detectors = list_detectors() if detectors in (None, [], ["all"]) else detectors
     configs = None
@@ -123,8 +133,7 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
         configs = {d: [get_spec(d).library_default] for d in detectors}
     tasks = make_tasks(names, seeds, detectors, configs)
     store = ResultsStore(out)
-    backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir)
-    rows = run_benchmark(tasks, store, backend, retry_errors=retry_errors)
+    rows = run_benchmark(tasks, store, runner, retry_errors=retry_errors)
     wanted = {t.key for t in tasks}
     rows = [r for r in rows if (r["dataset"], r["seed"], r["detector"], r["params"]) in wanted]
     table = format_summary(summarize(rows))
@@ -134,8 +143,8 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
 
 def cmd_benchmark(args) -> None:
     rows, table = _run_benchmark(args.datasets, args.detectors, args.seeds, args.out,
-                                 args.jobs, args.task_timeout, args.data_dir, args.retry_errors,
-                                 args.library_defaults)
+                                 _jobs(args), args.task_timeout, args.data_dir, args.retry_errors,
+                                 args.library_defaults, args.backend, args.address)
     errors = sum(1 for r in rows if r["error"])
     print(table)
     print(f"\n{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors)")
@@ -159,8 +168,9 @@ def cmd_demo(args) -> None:
     out = args.out or tempfile.mkdtemp(prefix="zeroad-demo-")
     print(f"zeroad demo: every detector with its default config on {args.dataset}, "
           f"one-class protocol v1, seeds {args.seeds}; results in {out}")
-    _, table = _run_benchmark([args.dataset], None, args.seeds, out, args.jobs,
-                              args.task_timeout, args.data_dir)
+    _, table = _run_benchmark([args.dataset], None, args.seeds, out, _jobs(args),
+                              args.task_timeout, args.data_dir, backend=args.backend,
+                              address=args.address)
     print(table)
 
 
@@ -168,7 +178,8 @@ def cmd_tune(args) -> None:
     from zeroad.automl.tune import tune_detector
 
     result = tune_detector(args.dataset, args.detector, args.time_budget, args.out,
-                           seed=args.seed, data_dir=args.data_dir, max_train=args.max_train)
+                           seed=args.seed, data_dir=args.data_dir, max_train=args.max_train,
+                           backend=args.backend, address=args.address)
     print(f"{args.detector} on {args.dataset}: {result['trials']} trials in {args.out}; "
           f"best validation AUC {result['best_auc']:.4f} with {json.dumps(result['best_params'])}")
 
@@ -179,8 +190,9 @@ def cmd_zeroshot_matrix(args) -> None:
 
     names = [n for spec in args.datasets for n in expand(spec, args.data_dir)]
     rows = run_matrix(names, args.detectors, args.out, n_random=args.configs, seeds=args.seeds,
-                      jobs=args.jobs, task_timeout=args.task_timeout, data_dir=args.data_dir,
-                      tuned_dir=args.tuned, max_train=args.max_train, max_test=args.max_test)
+                      jobs=_jobs(args), task_timeout=args.task_timeout, data_dir=args.data_dir,
+                      tuned_dir=args.tuned, max_train=args.max_train, max_test=args.max_test,
+                      backend=args.backend, address=args.address)
     errors = sum(1 for r in rows if r["error"])
     print(f"{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors); "
           f"build a portfolio with: zeroad zeroshot build --results {args.out} --out FILE")
@@ -214,8 +226,9 @@ def cmd_zeroshot_evaluate(args) -> None:
     from zeroad.automl.zeroshot import evaluate_lodo, format_lodo, summarize_lodo
 
     table = evaluate_lodo(args.results, args.out, args.detectors, seeds=args.seeds,
-                          jobs=args.jobs, task_timeout=args.task_timeout,
-                          data_dir=args.data_dir, reuse=args.reuse, command=sys.argv)
+                          jobs=_jobs(args), task_timeout=args.task_timeout,
+                          data_dir=args.data_dir, reuse=args.reuse, command=sys.argv,
+                          backend=args.backend, address=args.address)
     out = Path(args.out)
     table.to_csv(out / "per_dataset_auc.csv", float_format="%.4f")
     text = format_lodo(summarize_lodo(table))
@@ -233,6 +246,7 @@ def cmd_zeroshot_criteria(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from zeroad._version import __version__
+    from zeroad.evaluation.backends import BACKENDS
 
     parser = argparse.ArgumentParser(prog="zeroad", description=(
         "Robust anomaly detection with zero-shot AutoML. Detectors are trained on normal "
@@ -265,13 +279,25 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(p)
     p.set_defaults(func=cmd_score)
 
+    def backend_options(p):
+        p.add_argument("--backend", choices=BACKENDS, default="local",
+                       help="where work runs: processes on this machine, or a Ray cluster "
+                            "(pip install 'zeroad[ray]'); same tasks, same results store")
+        p.add_argument("--address", help="Ray cluster to join: auto (the one `ray start "
+                                         "--head` runs here) or HOST:PORT; default: start a "
+                                         "local one")
+
     def run_options(p, seeds, jobs):
         p.add_argument("--seeds", type=int, nargs="+", default=seeds)
-        p.add_argument("--jobs", type=int, default=jobs, help="tasks run at once")
+        p.add_argument("--jobs", type=int, default=None,
+                       help=f"tasks run at once (default {jobs}; with --backend ray: the "
+                            "cluster's CPUs)")
+        p.set_defaults(local_jobs=jobs)
         p.add_argument("--task-timeout", type=float, default=None,
                        help="seconds before a task is stopped and recorded as an error")
         p.add_argument("--data-dir", help="folder with adbench/ (default: $ZEROAD_DATA, "
                                           "then ../shared/data)")
+        backend_options(p)
 
     p = sub.add_parser("benchmark", help="every dataset x seed x detector, protocol v1; "
                                          "resumable")
@@ -300,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=2000, help="cap on the fit rows")
     p.add_argument("--data-dir")
+    backend_options(p)
     p.set_defaults(func=cmd_tune)
 
     zs = sub.add_parser("zeroshot", help="learn and evaluate zero-shot defaults and portfolios")

@@ -18,6 +18,7 @@ from typing import Any
 
 from zeroad.automl.configs import jsonable
 from zeroad.data.protocol import tuning_split
+from zeroad.errors import ZeroadError
 from zeroad.evaluation.store import ResultsStore
 from zeroad.evaluation.tasks import canonical_params
 
@@ -30,9 +31,14 @@ def _trial_key(row: dict) -> tuple:
 
 
 def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: int = 0,
-                  data_dir=None, max_train: int = SEARCH_MAX_TRAIN,
-                  num_samples: int = -1) -> dict[str, Any]:
+                  data_dir=None, max_train: int = SEARCH_MAX_TRAIN, num_samples: int = -1,
+                  backend: str = "local", address: str | None = None) -> dict[str, Any]:
     """Search ``detector``'s registered space on ``dataset`` for ``time_budget`` seconds.
+
+    With ``backend="ray"`` the trials run in parallel on a Ray cluster (``address``,
+    or a local one) through FLAML's Ray integration (``flaml.tune.run(use_ray=True)``:
+    Ray Tune runs the trials, FLAML's search algorithm proposes them). Either way
+    every trial is appended to ``out`` once, by this process.
 
     Returns ``{"best_params", "best_auc", "trials"}``; the trials are in ``out``.
     """
@@ -43,9 +49,16 @@ def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: in
         from flaml import tune
 
     from zeroad.data.datasets import load
-    from zeroad.evaluation.metrics import roc_auc
-    from zeroad.registry import build_detector, get_spec
+    from zeroad.registry import get_spec
 
+    if backend not in ("local", "ray"):
+        raise ZeroadError(f"unknown backend {backend!r}; choose local or ray")
+    if backend == "local" and address is not None:
+        raise ZeroadError("--address names a Ray cluster; use it with --backend ray")
+    if backend == "ray":
+        from zeroad.evaluation.backends.ray import import_ray
+
+        import_ray()  # fail now, before any work, when Ray is missing
     spec = get_spec(detector)
     data = load(dataset, data_dir=data_dir)
     if data.y is None:
@@ -54,34 +67,28 @@ def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: in
     store = ResultsStore(out)
     identity = {"dataset": dataset, "seed": seed, "detector": detector, "max_train": max_train}
     earlier = [r for r in store.history() if _trial_key(r) == _trial_key(identity)]
+    trial_data = {"identity": identity, "library_default": spec.library_default,
+                  "X_fit": X_fit, "X_val": X_val, "y_val": y_val}
 
     def evaluate(config: dict) -> dict:
-        params = jsonable({**spec.library_default, **config})
-        row = {**identity, "params": canonical_params(params), "auc": None, "error": None,
-               "n_fit": int(X_fit.shape[0]), "n_val": int(X_val.shape[0])}
-        start = time.perf_counter()
-        try:
-            model = build_detector(detector, {**params, "calibration_fraction": 0.0,
-                                              "random_state": seed}).fit(X_fit)
-            row["auc"] = roc_auc(y_val, model.decision_function(X_val))
-        except Exception as exc:  # a failing config is a (bad) result, not the end
-            row["error"] = f"{type(exc).__name__}: {exc}"
-            row["traceback"] = traceback.format_exc(limit=3)
-        row["seconds"] = time.perf_counter() - start
+        row = trial_row(config, **trial_data)
         store.append(row)
-        return {"auc": 0.0 if row["auc"] is None else row["auc"]}
+        return {"auc": _reward(row)}
 
     with store.exclusive():
         if spec.space:
             space_keys = set(spec.space)
             points = [{k: v for k, v in json.loads(r["params"]).items() if k in space_keys}
                       for r in earlier]
-            rewards = [0.0 if r["auc"] is None else r["auc"] for r in earlier]
-            tune.run(evaluate, config=spec.flaml_space(),
-                     low_cost_partial_config=spec.low_cost or None,
-                     metric="auc", mode="max", time_budget_s=time_budget,
-                     num_samples=num_samples, points_to_evaluate=points or None,
-                     evaluated_rewards=rewards or None, verbose=0)
+            search = dict(config=spec.flaml_space(),
+                          low_cost_partial_config=spec.low_cost or None,
+                          metric="auc", mode="max", time_budget_s=time_budget,
+                          num_samples=num_samples, points_to_evaluate=points or None,
+                          evaluated_rewards=[_reward(r) for r in earlier] or None, verbose=0)
+            if backend == "ray":
+                _run_on_ray(tune, search, trial_data, store, address)
+            else:
+                tune.run(evaluate, **search)
         elif not earlier:
             evaluate({})
     trials = [r for r in store.history() if _trial_key(r) == _trial_key(identity)]
@@ -93,6 +100,91 @@ def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: in
              len(trials), best["auc"])
     return {"best_params": json.loads(best["params"]), "best_auc": best["auc"],
             "trials": len(trials)}
+
+
+def trial_row(config: dict, identity: dict, library_default: dict, X_fit, X_val,
+              y_val) -> dict[str, Any]:
+    """Fit one configuration on ``X_fit``, score the validation rows: the trial's row.
+
+    A failing configuration is a (bad) result, not the end: its row has the error.
+    """
+    from zeroad.evaluation.metrics import roc_auc
+    from zeroad.registry import build_detector
+
+    row = _row_of(config, identity, library_default, X_fit, X_val)
+    start = time.perf_counter()
+    try:
+        model = build_detector(identity["detector"], {
+            **json.loads(row["params"]), "calibration_fraction": 0.0,
+            "random_state": identity["seed"]})
+        row["auc"] = roc_auc(y_val, model.fit(X_fit).decision_function(X_val))
+    except Exception as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["traceback"] = traceback.format_exc(limit=3)
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def _row_of(config: dict, identity: dict, library_default: dict, X_fit, X_val) -> dict:
+    params = jsonable({**library_default, **config})
+    return {**identity, "params": canonical_params(params), "auc": None, "error": None,
+            "n_fit": int(X_fit.shape[0]), "n_val": int(X_val.shape[0]), "seconds": None}
+
+
+def _reward(row: dict) -> float:
+    return 0.0 if row["auc"] is None else row["auc"]
+
+
+# The trial's row travels back to the driver inside Ray Tune's result, as JSON text.
+RAY_ROW_FIELD = "zeroad_row"
+# Reruns of a Ray trial whose worker died; an exception in a trial is a row, not a failure.
+MAX_TRIAL_FAILURES = 2
+
+
+def _ray_trial(config: dict, **trial) -> dict:
+    """A trial in a Ray worker: evaluate, and hand the row back (the driver appends it)."""
+    import torch
+
+    torch.set_num_threads(1)  # each trial reserves one CPU
+    row = trial_row(config, **trial)
+    return {"auc": _reward(row), RAY_ROW_FIELD: json.dumps(row)}
+
+
+def _run_on_ray(tune, search: dict, trial_data: dict, store: ResultsStore,
+                address: str | None) -> None:
+    """``flaml.tune.run`` on Ray, every finished trial appended to ``store`` by the driver.
+
+    Workers never write the store: on a cluster they may not even see its disk, and
+    a single writer is what makes each row appear once. Ray Tune calls
+    ``on_trial_complete`` once per trial, in this process; a trial whose worker died
+    is rerun up to ``MAX_TRIAL_FAILURES`` times, then recorded as an error row.
+    """
+    import tempfile
+
+    from ray import tune as ray_tune
+
+    from zeroad.evaluation.backends.ray import connect
+
+    connect(address)
+
+    class RecordTrials(ray_tune.Callback):
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            store.append(json.loads(trial.last_result[RAY_ROW_FIELD]))
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            error = trial.get_pickled_error()
+            row = _row_of(trial.config, trial_data["identity"], trial_data["library_default"],
+                          trial_data["X_fit"], trial_data["X_val"])
+            row["error"] = (f"Ray Tune trial failed {MAX_TRIAL_FAILURES + 1} times: "
+                            f"{type(error).__name__}: {str(error).strip()[:300]}")
+            store.append(row)
+
+    # Ray Tune's own experiment folder is scratch: the results store is the record.
+    with tempfile.TemporaryDirectory(prefix="zeroad-tune-") as scratch:
+        tune.run(ray_tune.with_parameters(_ray_trial, **trial_data), use_ray=True,
+                 resources_per_trial={"cpu": 1}, storage_path=scratch,
+                 max_failures=MAX_TRIAL_FAILURES, reuse_actors=True,
+                 raise_on_failed_trial=False, callbacks=[RecordTrials()], **search)
 
 
 def best_tuned(out) -> list[dict[str, Any]]:

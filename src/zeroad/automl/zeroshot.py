@@ -77,13 +77,22 @@ def matrix_candidates(detectors: list[str], n_random: int, tuned_dir=None) -> li
 
 
 def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 16,
-               seeds=(0,), jobs: int = 1, task_timeout: float | None = None, data_dir=None,
+               seeds=(0,), jobs: int | None = 1, task_timeout: float | None = None, data_dir=None,
                tuned_dir=None, max_train: int = MATRIX_MAX_TRAIN,
-               max_test: int = MATRIX_MAX_TEST) -> list[dict]:
-    """Evaluate every candidate config on every dataset; resumable like any benchmark."""
-    from zeroad.evaluation.backends.local import LocalBackend
+               max_test: int = MATRIX_MAX_TEST, backend: str = "local",
+               address: str | None = None) -> list[dict]:
+    """Evaluate every candidate config on every dataset; resumable like any benchmark.
+
+    ``backend`` (``"local"`` or ``"ray"``, with the Ray cluster's ``address``) only
+    changes how the tasks run: see :func:`~zeroad.evaluation.backends.make_backend`.
+    """
+    from zeroad.evaluation.backends import make_backend
     from zeroad.evaluation.runner import run_benchmark
 
+    # First, so that a missing Ray or a bad option fails before any work.
+    runner = make_backend(backend, address=address, jobs=jobs, task_timeout=task_timeout,
+                          data_dir=data_dir, max_train=max_train, max_test=max_test,
+                          criteria=True)
     out = Path(out)
     store = ResultsStore(out)
     candidates_path = out / CANDIDATES_FILE
@@ -103,9 +112,7 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
         meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     tasks = [Task(d, int(s), c["detector"], c["params"])
              for s in seeds for d in datasets for c in candidates]
-    backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir,
-                           max_train=max_train, max_test=max_test, criteria=True)
-    return run_benchmark(tasks, store, backend)
+    return run_benchmark(tasks, store, runner)
 
 
 def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
@@ -232,17 +239,21 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
     return plan + per_detector
 
 
-def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int = 1,
+def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int | None = 1,
                   task_timeout: float | None = None, data_dir=None, reuse=None,
-                  size: int = 8, ensemble_size: int | None = None, command=None):
+                  size: int = 8, ensemble_size: int | None = None, command=None,
+                  backend: str = "local", address: str | None = None):
     """Run the leave-one-dataset-out plan (resumable) and return its table of roles.
 
     ``reuse`` names results folders (e.g. an earlier ``zeroad benchmark`` of the
     library defaults under full protocol v1) whose rows stand in for identical tasks.
+    ``backend`` and ``address`` choose how the tasks run, as in :func:`run_matrix`.
     """
-    from zeroad.evaluation.backends.local import LocalBackend
+    from zeroad.evaluation.backends import make_backend
     from zeroad.evaluation.runner import run_benchmark
 
+    runner = make_backend(backend, address=address, jobs=jobs, task_timeout=task_timeout,
+                          data_dir=data_dir)  # first: a missing Ray fails before any work
     plan = lodo_plan(results, out, detectors, seeds, size, ensemble_size)
     store = ResultsStore(out)
     wanted = {task.key for task, _ in plan}
@@ -257,8 +268,7 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
                         store.append(row)
                         have.add(key)
     tasks = [task for task, _ in plan]
-    backend = LocalBackend(jobs=jobs, task_timeout=task_timeout, data_dir=data_dir)
-    rows = run_benchmark(tasks, store, backend, command=command, retry_errors=False)
+    rows = run_benchmark(tasks, store, runner, command=command, retry_errors=False)
     return lodo_table(plan, rows)
 
 

@@ -12,8 +12,9 @@ import multiprocessing as mp
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
+from typing import Any
 
 from zeroad.data import datasets
 from zeroad.data.protocol import MAX_TEST, MAX_TRAIN, one_class_split
@@ -59,24 +60,15 @@ class LocalBackend:
         context = mp.get_context("forkserver")
         context.set_forkserver_preload(["zeroad.evaluation.tasks", "zeroad.detectors", "torch"])
         pending = deque(tasks)
-        left_in_group = Counter((t.dataset, t.seed) for t in tasks)
-        splits: dict[tuple, object] = {}
+        splits = SplitCache(tasks, self.data_dir, self.max_train, self.max_test)
         running: dict = {}
         try:
             while pending or running:
                 while pending and len(running) < self.jobs:
                     task = pending.popleft()
-                    group = (task.dataset, task.seed)
-                    if group not in splits:
-                        try:
-                            splits[group] = load_split(task.dataset, task.seed, self.data_dir,
-                                                       self.max_train, self.max_test)
-                        except Exception as exc:
-                            splits[group] = exc
-                    split = splits[group]
-                    if isinstance(split, Exception):
-                        yield self._finish(left_in_group, splits, group, _error_row(
-                            task, None, f"cannot load dataset: {type(split).__name__}: {split}"))
+                    split, unloadable = splits.get(task)
+                    if unloadable is not None:
+                        yield unloadable
                         continue
                     receiver, sender = context.Pipe(duplex=False)
                     process = context.Process(target=_child, daemon=True,
@@ -92,10 +84,10 @@ class LocalBackend:
                         row = receiver.recv()
                     except EOFError:
                         process.join()
-                        row = _error_row(task, split, _death_message(process.exitcode))
+                        row = error_row(task, split, _death_message(process.exitcode))
                     process.join()
                     receiver.close()
-                    yield self._finish(left_in_group, splits, (task.dataset, task.seed), row)
+                    yield splits.finish(task, row)
 
                 if self.task_timeout is not None:
                     now = time.monotonic()
@@ -105,21 +97,60 @@ class LocalBackend:
                             process.join()
                             del running[receiver]
                             receiver.close()
-                            row = _error_row(task, split,
-                                             f"timeout: over the {self.task_timeout:g} s limit")
-                            yield self._finish(left_in_group, splits,
-                                               (task.dataset, task.seed), row)
+                            row = error_row(task, split,
+                                            f"timeout: over the {self.task_timeout:g} s limit")
+                            yield splits.finish(task, row)
         finally:
             for process, *_ in running.values():
                 process.kill()
                 process.join()
 
-    def _finish(self, left_in_group: Counter, splits: dict, group: tuple, row: dict) -> dict:
+
+class SplitCache:
+    """Each (dataset, seed) split made once and dropped after the last task that needs it.
+
+    ``prepare`` turns a loaded split into what a backend hands its tasks: the split
+    itself, or (Ray) a reference to one copy in the cluster's object store.
+    """
+
+    def __init__(self, tasks: list[Task], data_dir=None, max_train: int = MAX_TRAIN,
+                 max_test: int = MAX_TEST, prepare: Callable[[Any], Any] | None = None):
+        self._left = Counter((t.dataset, t.seed) for t in tasks)
+        self._ready: dict[tuple[str, int], Any] = {}
+        self.data_dir, self.max_train, self.max_test = data_dir, max_train, max_test
+        self._prepare = prepare
+
+    def get(self, task: Task) -> tuple[Any, dict | None]:
+        """``(split, None)``: the (prepared) split of ``task``, loaded on first use.
+
+        ``(None, row)`` when its dataset cannot be loaded: the task is finished, and
+        ``row`` (with the error) is its result.
+        """
+        group = (task.dataset, task.seed)
+        if group not in self._ready:
+            try:
+                split = load_split(task.dataset, task.seed, self.data_dir, self.max_train,
+                                   self.max_test)
+                self._ready[group] = split if self._prepare is None else self._prepare(split)
+            except Exception as exc:
+                self._ready[group] = exc
+        split = self._ready[group]
+        if isinstance(split, Exception):
+            message = f"cannot load dataset: {type(split).__name__}: {split}"
+            return None, self.finish(task, error_row(task, None, message))
+        return split, None
+
+    def finish(self, task: Task, row: dict) -> dict:
+        """``task`` is done (the last of its group frees the split); returns its ``row``.
+
+        Rows split with other than protocol v1's caps say so: the runner checks them.
+        """
+        group = (task.dataset, task.seed)
+        self._left[group] -= 1
+        if self._left[group] == 0:
+            self._ready.pop(group, None)
         if (self.max_train, self.max_test) != (MAX_TRAIN, MAX_TEST):
             row.update(max_train=self.max_train, max_test=self.max_test)
-        left_in_group[group] -= 1
-        if left_in_group[group] == 0:
-            splits.pop(group, None)
         return row
 
 
@@ -130,7 +161,8 @@ def _death_message(exitcode: int | None) -> str:
     return f"worker process died with exit code {exitcode} before sending its result"
 
 
-def _error_row(task: Task, split, message: str) -> dict:
+def error_row(task: Task, split, message: str) -> dict:
+    """The row of a task that produced none itself: its identity, sizes and ``message``."""
     row = base_row(task, split)
     row["error"] = message
     return row
