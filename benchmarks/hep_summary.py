@@ -77,6 +77,16 @@ def references(folder: Path, keys: set[tuple[str, int]], data_dir=None) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def successes(frame: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+    """The rows without error, with ``normalised_auc`` = AUC / reference AUC of the same
+    dataset and seed."""
+    ref = refs.set_index(["dataset", "seed"])["auc"]
+    ok = frame[frame["error"].isna()].copy()
+    ok["normalised_auc"] = [r.auc / ref.get((r.dataset, r.seed), np.nan)
+                            for r in ok.itertuples()]
+    return ok
+
+
 def _mean_sd(values: pd.Series, digits: int = 3) -> str:
     values = values.dropna()
     if values.empty:
@@ -95,7 +105,6 @@ def summary_text(frame: pd.DataFrame, refs: pd.DataFrame, command: str) -> str:
              "efficiency 1e-3 is unweighted; weighted AUC uses the events' physics weights.",
              "", f"Produced by: {command}; machine: {platform.machine()} "
              f"{platform.system()}, {__import__('os').cpu_count()} cores.", ""]
-    ref = refs.set_index(["dataset", "seed"])["auc"]
     for dataset, rows in frame.groupby("dataset"):
         seeds = sorted(int(s) for s in rows["seed"].unique())
         ref_rows = refs[refs["dataset"] == dataset]
@@ -109,9 +118,7 @@ def summary_text(frame: pd.DataFrame, refs: pd.DataFrame, command: str) -> str:
         header = "| detector | AUC | " + ("weighted AUC | " if weighted else "") + \
             "signal eff. at 1e-3 | normalised AUC | failed |"
         lines += [header, "|" + "---|" * (header.count("|") - 1)]
-        ok = rows[rows["error"].isna()].copy()
-        ok["normalised_auc"] = [r.auc / ref.get((r.dataset, r.seed), np.nan)
-                                for r in ok.itertuples()]
+        ok = successes(rows, refs)
         order = ok.groupby("detector")["auc"].mean().sort_values(ascending=False).index
         for detector in [*order, *sorted(set(rows["detector"]) - set(order))]:
             mine = ok[ok["detector"] == detector]
@@ -124,6 +131,20 @@ def summary_text(frame: pd.DataFrame, refs: pd.DataFrame, command: str) -> str:
             lines.append(text)
         lines.append("")
     return "\n".join(lines)
+
+
+def _figures(frame: pd.DataFrame, refs: pd.DataFrame, table: pd.DataFrame,
+             folder: Path) -> None:
+    """``auc_heatmap.png`` (the supervised reference as one more column) and
+    ``normalised_auc_heatmap.png`` (one-class AUC / supervised AUC, seed by seed)."""
+    from zeroad import plots
+
+    plots.auc_heatmap(table, title="HEP datasets: AUC (mean over seeds)").savefig(
+        folder / "auc_heatmap.png", dpi=110)
+    normalised = successes(frame, refs).pivot_table(
+        index="dataset", columns="detector", values="normalised_auc", aggfunc="mean")
+    plots.auc_heatmap(normalised, title="AUC / supervised GBDT AUC").savefig(
+        folder / "normalised_auc_heatmap.png", dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     command += " then `python benchmarks/hep_summary.py --results " + str(folder) + "`"
     text = summary_text(frame, refs, command)
     (folder / "summary.md").write_text(text + "\n")
-    frame.pivot_table(index="dataset", columns="detector", values="auc",
-                      aggfunc="mean").to_csv(folder / "per_dataset_auc.csv", float_format="%.4f")
+    table = frame.pivot_table(index="dataset", columns="detector", values="auc", aggfunc="mean")
+    table[REFERENCE] = refs.groupby("dataset")["auc"].mean()
+    table.to_csv(folder / "per_dataset_auc.csv", float_format="%.4f")
+    _figures(frame, refs, table, folder)
     print(text)
     return 0
 
