@@ -18,7 +18,6 @@ from typing import Any
 
 from zeroad.automl.configs import jsonable
 from zeroad.data.protocol import tuning_split
-from zeroad.errors import ZeroadError
 from zeroad.evaluation.store import ResultsStore
 from zeroad.evaluation.tasks import canonical_params
 
@@ -49,16 +48,10 @@ def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: in
         from flaml import tune
 
     from zeroad.data.datasets import load
+    from zeroad.evaluation.backends import check_backend
     from zeroad.registry import get_spec
 
-    if backend not in ("local", "ray"):
-        raise ZeroadError(f"unknown backend {backend!r}; choose local or ray")
-    if backend == "local" and address is not None:
-        raise ZeroadError("--address names a Ray cluster; use it with --backend ray")
-    if backend == "ray":
-        from zeroad.evaluation.backends.ray import import_ray
-
-        import_ray()  # fail now, before any work, when Ray is missing
+    check_backend(backend, address)
     spec = get_spec(detector)
     data = load(dataset, data_dir=data_dir)
     if data.y is None:

@@ -35,17 +35,26 @@ def make_backend(name: str = "local", *, address: str | None = None, jobs: int |
         For an unknown name, an address given to the local backend, or ``ray``
         when Ray is not installed.
     """
+    check_backend(name, address)
     options = dict(task_timeout=task_timeout, data_dir=data_dir, max_train=max_train,
                    max_test=max_test, criteria=criteria)
     if name == "local":
-        if address is not None:
-            raise ZeroadError("--address names a Ray cluster; use it with --backend ray")
         from zeroad.evaluation.backends.local import LocalBackend
 
         return LocalBackend(jobs=jobs or 1, **options)
-    if name == "ray":
-        from zeroad.evaluation.backends.ray import RayBackend, import_ray
+    from zeroad.evaluation.backends.ray import RayBackend
 
-        import_ray()  # fail now, before any work, when Ray is missing
-        return RayBackend(address=address, jobs=jobs, **options)
-    raise ZeroadError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return RayBackend(address=address, jobs=jobs, **options)
+
+
+def check_backend(name: str, address: str | None = None) -> None:
+    """Refuse, before any work, a backend zeroad does not know, an ``address`` given to
+    the local backend, or ``ray`` when Ray is not installed (:class:`ZeroadError`)."""
+    if name not in BACKENDS:
+        raise ZeroadError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if name == "local" and address is not None:
+        raise ZeroadError("--address names a Ray cluster; use it with --backend ray")
+    if name == "ray":
+        from zeroad.evaluation.backends.ray import import_ray
+
+        import_ray()
