@@ -9,8 +9,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from zeroad.errors import ZeroadError
 
 DEMO_DATASET = "sklearn:breast_cancer"
@@ -72,37 +70,43 @@ def _named(X, names):
 
 
 def cmd_score(args) -> None:
-    import pandas as pd
+    from zeroad.scoring import ProgressPrinter, is_directory_input, score_directory, score_file
 
-    from zeroad.data.datasets import load
-    from zeroad.detectors.persistence import load_detector
+    if is_directory_input(args.data):
+        printers = {}
 
-    detector = load_detector(args.model)
-    data = load(args.data, data_dir=args.data_dir, label_column=args.label_column)
-    X = data.X
-    if detector.feature_names_in_ is not None:
-        X = _named(X, data.feature_names)
-    scores = detector.decision_function(X)
-    out = pd.DataFrame({"score": scores,
-                        "is_anomaly": (scores > detector.threshold_).astype(np.int64)})
-    if data.y is not None:
-        out["label"] = data.y
-    path = Path(args.out)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        out.to_csv(path, index=False)
-    elif suffix in (".parquet", ".pq"):
-        out.to_parquet(path, index=False)
-    elif suffix == ".npz":
-        np.savez(path, **{c: out[c].to_numpy() for c in out.columns})
-    else:
-        raise ZeroadError(f"cannot write scores to {path}: use .csv, .parquet or .npz")
-    print(f"scored {len(out)} rows, {int(out.is_anomaly.sum())} above the threshold; "
-          f"wrote {path}")
-    if data.y is not None and 0 < data.y.sum() < len(data.y):
-        from zeroad.evaluation.metrics import roc_auc
+        def progress(job, done, total):
+            printers.setdefault(job, ProgressPrinter(label=job.file.name))(done, total)
 
-        print(f"AUC against the labels: {roc_auc(data.y, scores):.4f}")
+        result = score_directory(args.model, args.data, args.out, pattern=args.pattern,
+                                 chunk_size=args.chunk_size, label_column=args.label_column,
+                                 progress=progress, prefetch=args.prefetch)
+        for printer in printers.values():
+            printer.close()
+        if args.json:
+            print(json.dumps(result.to_dict()))
+            return
+        for f in result.files:
+            state = "kept (complete)" if f.skipped else f"{f.rows_per_second:,.0f} rows/s"
+            print(f"{f.input}: {f.rows:,} rows -> {f.output}  {state}")
+        print(f"scored {result.rows:,} rows in {result.seconds:.1f} s "
+              f"({result.rows_per_second:,.0f} rows/s); "
+              f"{sum(f.skipped for f in result.files)} of {len(result.files)} files "
+              f"already complete")
+        return
+    printer = ProgressPrinter()
+    summary = score_file(args.model, args.data, args.out, chunk_size=args.chunk_size,
+                         label_column=args.label_column, data_dir=args.data_dir,
+                         progress=printer, prefetch=args.prefetch)
+    printer.close()
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+        return
+    print(f"scored {summary.rows} rows, {summary.anomalies} above the threshold; "
+          f"wrote {summary.output} ({summary.seconds:.1f} s, "
+          f"{summary.rows_per_second:,.0f} rows/s)")
+    if summary.auc is not None:
+        print(f"AUC against the labels: {summary.auc:.4f}")
 
 
 def _jobs(args) -> int | None:
@@ -272,10 +276,22 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(p)
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("score", help="score data with a saved model")
+    p = sub.add_parser("score", help="score data with a saved model, streaming it in chunks")
     p.add_argument("model")
-    p.add_argument("data", help="dataset spec or file (CSV, Parquet, NPZ)")
-    p.add_argument("--out", required=True, help="scores file: .csv, .parquet or .npz")
+    p.add_argument("data", help="file or spec (CSV, Parquet, NPZ, root:PATH:TREE[:...]), or a "
+                                "directory (or root:DIR:TREE[:...]) to score file by file")
+    p.add_argument("--out", required=True, help="scores file (.parquet, .csv or .npz); for a "
+                                                "directory, a folder of NAME.scores.parquet")
+    from zeroad.scoring import DEFAULT_CHUNK_SIZE
+
+    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
+                   help="rows (ROOT: entries) read and scored at a time")
+    p.add_argument("--pattern", help="glob of the input files in a directory (default: every "
+                                     ".csv .parquet .pq .npz .root file)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--no-prefetch", dest="prefetch", action="store_false",
+                   help="read and score in turn (default: the next chunk is read in a "
+                        "thread while the current one is scored)")
     data_options(p)
     p.set_defaults(func=cmd_score)
 
