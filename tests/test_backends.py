@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from zeroad.cli import _jobs, build_parser
@@ -71,3 +72,20 @@ def test_zeroad_without_ray_benchmarks_locally_and_refuses_ray_clearly(tmp_path)
     assert "the Ray backend needs Ray, which is not installed: pip install 'zeroad[ray]'" \
         in done.stderr
     assert not (tmp_path / "ray" / "results.jsonl").exists()
+
+
+def test_score_refuses_an_address_without_ray_and_ray_for_a_single_file(tmp_path, capsys,
+                                                                        X_normal):
+    import zeroad
+    from zeroad.cli import main
+
+    zeroad.make_detector("hbos").fit(X_normal).save(tmp_path / "m.zad")
+    np.savez(tmp_path / "x.npz", X=X_normal)
+    command = ["score", str(tmp_path / "m.zad"), str(tmp_path / "x.npz"), "--out",
+               str(tmp_path / "s.parquet")]
+    assert main(command + ["--address", "auto"]) == 2
+    assert "use it with --backend ray" in capsys.readouterr().err
+    pytest.importorskip("ray")
+    assert main(command + ["--backend", "ray"]) == 2
+    assert "--backend ray scores a directory of files" in capsys.readouterr().err
+    assert not (tmp_path / "s.parquet").exists()

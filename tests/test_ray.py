@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def slow_dataset(tmp_path_factory):
-    """KDE on its ~2,700 training x ~3,300 test rows x 20 takes seconds: time to kill it."""
+    """KDE on its ~2,700 training x ~3,300 test rows x 20 takes about a second or more."""
     rng = np.random.default_rng(0)
     path = tmp_path_factory.mktemp("data") / "slow.npz"
     np.savez(path, X=rng.normal(size=(6000, 20)), y=(rng.random(6000) < 0.1).astype(int))
@@ -73,13 +74,14 @@ def _by_key(rows):
             for k, r in zip(keys, rows, strict=True)}
 
 
-def _task_workers() -> list[int]:
-    """PIDs of this test's Ray workers that are running a zeroad task right now.
+def _task_workers(title: bytes) -> list[int]:
+    """PIDs of this test's Ray workers whose process title starts with ``title`` (a Ray
+    worker takes the name of the task it runs, ``ray::IDLE`` between tasks).
 
     Only descendants of this process count: Ray processes of anyone else on the
     machine are never touched.
     """
-    parents, titles = {}, {}
+    parents, cmdlines = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -87,7 +89,7 @@ def _task_workers() -> list[int]:
             with open(f"/proc/{entry}/stat") as handle:
                 parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                titles[int(entry)] = handle.read()
+                cmdlines[int(entry)] = handle.read()
         except (OSError, ValueError, IndexError):
             continue
 
@@ -98,8 +100,8 @@ def _task_workers() -> list[int]:
             pid = parents.get(pid, 0)
         return False
 
-    return [pid for pid, title in titles.items()
-            if title.startswith(b"ray::zeroad_task") and ours(pid)]
+    return [pid for pid, cmdline in cmdlines.items()
+            if cmdline.startswith(title) and ours(pid)]
 
 
 def _gone(pid: int, wait: float = 10.0) -> bool:
@@ -116,17 +118,26 @@ def _gone(pid: int, wait: float = 10.0) -> bool:
     return False
 
 
-def _kill_a_busy_worker(stop: threading.Event, killed: list) -> None:
-    """SIGKILL the first worker seen running a task for a second (the slow task)."""
+def _kill_a_busy_worker(stop: threading.Event, killed: list,
+                        title: bytes = b"ray::zeroad_task") -> None:
+    """SIGKILL the first worker seen running a task for 0.3 s, checking its title again
+    right before the kill, so that it dies in the middle of a task."""
     first_seen: dict[int, float] = {}
     while not stop.is_set():
         now = time.monotonic()
-        for pid in _task_workers():
-            if now - first_seen.setdefault(pid, now) >= 1.0:
+        for pid in _task_workers(title):
+            if now - first_seen.setdefault(pid, now) < 0.3:
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    still_busy = handle.read().startswith(title)
+            except OSError:
+                still_busy = False
+            if still_busy:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 return
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def test_ray_rows_equal_local_rows_and_a_killed_worker_loses_nothing(
@@ -160,7 +171,7 @@ def test_a_killed_driver_resumes_from_the_store(cluster, tmp_path, fast_tasks, l
     assert _by_key(rows) == {t.key: local_rows[t.key] for t in fast_tasks}
 
 
-def test_caps_criteria_timeouts_and_load_errors_like_local(cluster, slow_dataset):
+def test_caps_criteria_timeouts_and_load_errors_like_local(cluster, tmp_path):
     options = dict(max_train=150, max_test=200, criteria=True)
     tasks = make_tasks([DATASET], [0], ["hbos", "ecod"]) + make_tasks(["csv:/nonexistent.csv"],
                                                                       [0], ["knn"])
@@ -170,9 +181,13 @@ def test_caps_criteria_timeouts_and_load_errors_like_local(cluster, slow_dataset
     assert good["max_train"] == 150 and good["n_train"] == 150 and 0 <= good["criterion_box"] <= 1
     assert "does not exist" in ray_rows[tasks[2].key]["error"]
 
-    over_time = [Task(slow_dataset, 0, "kde"), Task(DATASET, 0, "hbos")]
+    # KDE of 10,000 training rows against 10,000 test rows takes far longer than 1 s.
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "big.npz", X=rng.normal(size=(30000, 20)),
+             y=(rng.random(30000) < 0.1).astype(int))
+    over_time = [Task(f"npz:{tmp_path / 'big.npz'}", 0, "kde"), Task(DATASET, 0, "hbos")]
     rows = {r["detector"]: r for r in RayBackend(task_timeout=1.0).run(over_time)}
-    assert rows["kde"]["error"].startswith("timeout") and rows["kde"]["n_train"] > 2000
+    assert rows["kde"]["error"].startswith("timeout") and rows["kde"]["n_train"] == 10_000
     assert rows["hbos"]["error"] is None
 
 
@@ -222,3 +237,60 @@ def test_zeroshot_matrix_on_ray_matches_the_local_matrix(cluster, tmp_path):
     on_ray = run_matrix(specs, ["hbos", "pca"], tmp_path / "ray", n_random=1, backend="ray")
     local = run_matrix(specs, ["hbos", "pca"], tmp_path / "local", n_random=1, jobs=2)
     assert len(on_ray) == 2 * 4 and _by_key(on_ray) == _by_key(local)
+
+
+@pytest.fixture(scope="module")
+def score_inputs(tmp_path_factory):
+    """A KDE model file and a folder of Parquet files: one slow to score, three quick."""
+    import pandas as pd
+
+    import zeroad
+
+    folder = tmp_path_factory.mktemp("score")
+    rng = np.random.default_rng(1)
+    model = folder / "kde.zad"
+    zeroad.make_detector("kde", random_state=0).fit(rng.normal(size=(1500, 5))).save(model)
+    inputs = folder / "in"
+    inputs.mkdir()
+    for number, rows in enumerate([50_000, 3000, 3000, 3000]):
+        table = pd.DataFrame(rng.normal(size=(rows, 5)), columns=[f"x{j}" for j in range(5)])
+        table["label"] = (rng.random(rows) < 0.1).astype(int)
+        table.to_parquet(inputs / f"part{number}.parquet")
+    return model, inputs
+
+
+def test_score_a_directory_on_ray_like_locally_through_a_killed_worker(
+        cluster, score_inputs, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    from zeroad.cli import main
+    from zeroad.scoring import score_directory
+    from zeroad.scoring_ray import score_directory_on_ray
+
+    model, inputs = score_inputs
+    local = score_directory(model, inputs, tmp_path / "local", label_column="label")
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_a_busy_worker,
+                              args=(stop, killed, b"ray::zeroad_score_file"))
+    killer.start()
+    try:
+        on_ray = score_directory_on_ray(model, inputs, tmp_path / "ray", label_column="label")
+    finally:
+        stop.set()
+        killer.join()
+    assert killed and _gone(killed[0])
+    assert [f.rows for f in on_ray.files] == [f.rows for f in local.files]
+    assert on_ray.rows == 59_000 and on_ray.rows_per_second > 0
+    for summary in local.files:
+        output = Path(summary.output)
+        # The scores and the record of model and input: a Ray run resumes a local one.
+        assert pq.read_table(tmp_path / "ray" / output.name).equals(
+            pq.read_table(output), check_metadata=True)
+    assert not list((tmp_path / "ray").glob("*.partial"))
+
+    # Everything is complete: the command on Ray keeps every file and scores nothing.
+    assert main(["score", str(model), str(inputs), "--out", str(tmp_path / "ray"),
+                 "--label-column", "label", "--backend", "ray", "--json"]) == 0
+    # Ray's log monitor may print to stdout too; the summary is the last line.
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [f["skipped"] for f in again["files"]] == [True] * 4 and again["rows"] == 0

@@ -70,17 +70,26 @@ def _named(X, names):
 
 
 def cmd_score(args) -> None:
+    from zeroad.evaluation.backends import check_backend
     from zeroad.scoring import ProgressPrinter, is_directory_input, score_directory, score_file
 
+    check_backend(args.backend, args.address)
+    if args.backend == "ray" and not is_directory_input(args.data):
+        raise ZeroadError("--backend ray scores a directory of files, one Ray task per file; "
+                          f"{args.data} is not a directory")
     if is_directory_input(args.data):
         printers = {}
 
         def progress(job, done, total):
             printers.setdefault(job, ProgressPrinter(label=job.file.name))(done, total)
 
-        result = score_directory(args.model, args.data, args.out, pattern=args.pattern,
-                                 chunk_size=args.chunk_size, label_column=args.label_column,
-                                 progress=progress, prefetch=args.prefetch)
+        if args.backend == "ray":
+            result = _score_directory_on_ray(args)
+        else:
+            result = score_directory(args.model, args.data, args.out, pattern=args.pattern,
+                                     chunk_size=args.chunk_size,
+                                     label_column=args.label_column, progress=progress,
+                                     prefetch=args.prefetch)
         for printer in printers.values():
             printer.close()
         if args.json:
@@ -107,6 +116,20 @@ def cmd_score(args) -> None:
           f"{summary.rows_per_second:,.0f} rows/s)")
     if summary.auc is not None:
         print(f"AUC against the labels: {summary.auc:.4f}")
+
+
+def _score_directory_on_ray(args):
+    """``zeroad score DIR --backend ray``: one Ray task per input file."""
+    from zeroad.scoring_ray import score_directory_on_ray
+
+    def progress(summary, done, total):
+        print(f"[{done}/{total} files] {summary.input}: {summary.rows:,} rows, "
+              f"{summary.rows_per_second:,.0f} rows/s", file=sys.stderr, flush=True)
+
+    return score_directory_on_ray(args.model, args.data, args.out, pattern=args.pattern,
+                                  chunk_size=args.chunk_size, label_column=args.label_column,
+                                  prefetch=args.prefetch, address=args.address,
+                                  progress=progress)
 
 
 def _jobs(args) -> int | None:
@@ -264,6 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
                                           "then ../shared/data)")
         p.add_argument("--label-column", help="0/1 label column of a CSV / Parquet table")
 
+    def backend_options(p):
+        p.add_argument("--backend", choices=BACKENDS, default="local",
+                       help="where work runs: processes on this machine, or a Ray cluster "
+                            "(pip install 'zeroad[ray]'); same tasks, same results store")
+        p.add_argument("--address", help="Ray cluster to join: auto (the one `ray start "
+                                         "--head` runs here) or HOST:PORT; default: start a "
+                                         "local one")
+
     p = sub.add_parser("detectors", help="list detectors and their default configs")
     p.add_argument("--json", action="store_true", help="one JSON object per detector")
     p.set_defaults(func=cmd_detectors)
@@ -293,15 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read and score in turn (default: the next chunk is read in a "
                         "thread while the current one is scored)")
     data_options(p)
+    backend_options(p)  # --backend ray: a directory, one Ray task per file
     p.set_defaults(func=cmd_score)
-
-    def backend_options(p):
-        p.add_argument("--backend", choices=BACKENDS, default="local",
-                       help="where work runs: processes on this machine, or a Ray cluster "
-                            "(pip install 'zeroad[ray]'); same tasks, same results store")
-        p.add_argument("--address", help="Ray cluster to join: auto (the one `ray start "
-                                         "--head` runs here) or HOST:PORT; default: start a "
-                                         "local one")
 
     def run_options(p, seeds, jobs):
         p.add_argument("--seeds", type=int, nargs="+", default=seeds)
