@@ -55,3 +55,21 @@ def test_a_failing_detector_gets_error_rows_and_the_scan_goes_on(tmp_path):
     failed = [r for r in rows if r["detector"] == "no_such_detector"]
     assert len(failed) == 1 and "no_such_detector" in failed[0]["error"]
     assert np.isfinite([r["auc"] for r in rows if r["detector"] == "pca"]).all()
+
+
+def test_a_detector_whose_default_changed_runs_again_and_old_rows_are_left_out(
+        tmp_path, monkeypatch):
+    from zeroad.evaluation import mass_scan
+
+    run_mass_scan(["pca"], tmp_path, seeds=[0], masses=[400.0], progress=False, **SMALL)
+    original = mass_scan.model_params
+
+    def changed(name, reference_mass):
+        params = original(name, reference_mass)
+        return {**params, "n_components": 2} if name == "pca" else params
+
+    monkeypatch.setattr(mass_scan, "model_params", changed)
+    rows = run_mass_scan(["pca"], tmp_path, seeds=[0], masses=[400.0], progress=False, **SMALL)
+    assert len(ResultsStore(tmp_path).history()) == 3  # pca again, the reference not
+    pca = [r for r in rows if r["detector"] == "pca"]
+    assert len(pca) == 1 and '"n_components":2' in pca[0]["params"]

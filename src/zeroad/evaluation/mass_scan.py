@@ -93,9 +93,26 @@ def _metrics(background_scores: np.ndarray, signal_scores: np.ndarray) -> dict[s
     return row
 
 
+def model_params(name: str, reference_mass: float) -> dict[str, Any]:
+    """The configuration a scan model runs with: a detector's shipped default."""
+    if name == SUPERVISED:
+        return {"reference_mass": reference_mass}
+    from zeroad.registry import get_spec
+
+    return dict(get_spec(name).default)
+
+
+def _config_key(name: str, reference_mass: float) -> str:
+    try:
+        return canonical_params(model_params(name, reference_mass))
+    except Exception:  # an unknown name fails as a model, with error rows
+        return "{}"
+
+
 def _score_family(name: str, data: dict[str, Any], seed: int,
                   reference_mass: float) -> tuple[dict, dict[float, np.ndarray], float]:
     """Fit model ``name`` once; its test-background scores, per-mass signal scores, fit time."""
+    params = model_params(name, reference_mass)
     start = time.perf_counter()
     if name == SUPERVISED:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -108,12 +125,10 @@ def _score_family(name: str, data: dict[str, Any], seed: int,
 
         def score(rows):
             return model.predict_proba(rows)[:, 1]
-        params = {"reference_mass": reference_mass}
     else:
         from zeroad.evaluation.tasks import EVALUATION_PARAMS
-        from zeroad.registry import build_detector, get_spec
+        from zeroad.registry import build_detector
 
-        params = dict(get_spec(name).default)
         model = build_detector(name, {**params, **EVALUATION_PARAMS, "random_state": seed})
         model.fit(data["X_train"])
         fit_seconds = time.perf_counter() - start
@@ -130,16 +145,21 @@ def run_mass_scan(detectors: Sequence[str], out: str | Path, seeds: Sequence[int
 
     A (seed, model) whose rows are all in the store is skipped, so rerunning the
     same call resumes an interrupted scan. A model that fails gets error rows.
-    Returns every row of the store.
+    Rows are keyed by configuration too, so a detector whose shipped default changed
+    runs again. Returns the rows of this scan: the requested seeds, masses and
+    models, each in its current configuration.
     """
     masses = [float(m) for m in masses]
     store = ResultsStore(out)
     models = [SUPERVISED, *[d for d in detectors if d != SUPERVISED]]
+    configs = {name: _config_key(name, reference_mass) for name in models}
+    wanted = {(seed, name, _dataset(m), configs[name])
+              for seed in seeds for name in models for m in masses}
     with store.exclusive():
-        done = {(r["seed"], r["detector"], r["dataset"]) for r in store.rows()
+        done = {(r["seed"], r["detector"], r["dataset"], r["params"]) for r in store.rows()
                 if r.get("protocol") == PROTOCOL}
         todo = [(seed, name) for seed in seeds for name in models
-                if any((seed, name, _dataset(m)) not in done for m in masses)]
+                if any((seed, name, _dataset(m), configs[name]) not in done for m in masses)]
         with open(store.directory / "runs.jsonl", "a", encoding="utf-8") as handle:
             from zeroad.evaluation.runner import provenance
 
@@ -147,7 +167,8 @@ def run_mass_scan(detectors: Sequence[str], out: str | Path, seeds: Sequence[int
                                                reference_mass=reference_mass)) + "\n")
         reference: dict[tuple[int, float], float] = {
             (r["seed"], r["mass"]): r["auc"] for r in store.rows()
-            if r["detector"] == SUPERVISED and r["auc"] is not None}
+            if r["detector"] == SUPERVISED and r["auc"] is not None
+            and r["params"] == configs[SUPERVISED]}
         data_by_seed: dict[int, dict] = {}
         started = time.monotonic()
         for number, (seed, name) in enumerate(todo, start=1):
@@ -165,7 +186,8 @@ def run_mass_scan(detectors: Sequence[str], out: str | Path, seeds: Sequence[int
                     f"mean AUC {np.mean([r['auc'] for r in rows]):.3f}"
                 log.warning("[%d/%d, %.0f s] seed %d %s: %s", number, len(todo),
                             time.monotonic() - started, seed, name, status)
-        return store.rows()
+        return [r for r in store.rows() if r.get("protocol") == PROTOCOL and
+                (r["seed"], r["detector"], r["dataset"], r["params"]) in wanted]
 
 
 def _dataset(mass: float) -> str:
@@ -181,7 +203,8 @@ def _model_rows(name: str, data: dict, seed: int, masses: list[float], reference
         params, scores, fit_seconds = _score_family(name, data, seed, reference_mass)
     except Exception as exc:  # a failing model is a result of the scan too
         error = f"{type(exc).__name__}: {exc}"
-        return [{**base, "dataset": _dataset(m), "mass": m, "params": "{}", "auc": None,
+        return [{**base, "dataset": _dataset(m), "mass": m,
+                 "params": _config_key(name, reference_mass), "auc": None,
                  "error": error, "traceback": traceback.format_exc(limit=5)} for m in masses]
     rows = []
     for mass in masses:
