@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--score-detector", default="iforest")
     parser.add_argument("--out", required=True, help="folder for ray_overhead.{md,json}")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
 
     import ray
 
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
               "seeds": args.seeds, "jobs": args.jobs, "rounds": rounds, "summary": summary,
               "scoring": scoring,
               "provenance": provenance(sys.argv, ray_version=ray.__version__,
+                                       load_average_before=load_before,
                                        load_average=os.getloadavg())}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,10 +200,11 @@ def _markdown(record: dict, args) -> str:
         "",
         f"Produced by `{' '.join(['python'] + prov['command'])}` on "
         f"{prov['date'][:10]}, {prov['machine']}, {prov['cpu_count']} cores, Python "
-        f"{prov['python']}, Ray {prov['ray_version']}; the load average at the end was "
-        f"{', '.join(f'{x:.1f}' for x in prov['load_average'])}: the machine was busy with "
-        "another long benchmark on both cores, so absolute times are slow and noisy; the "
-        "rounds alternate in one process, so compare them with each other.",
+        f"{prov['python']}, Ray {prov['ray_version']}; load average (1, 5, 15 min) before / "
+        f"after: {', '.join(f'{x:.1f}' for x in prov['load_average_before'])} / "
+        f"{', '.join(f'{x:.1f}' for x in prov['load_average'])}. Other work on the machine "
+        "slows absolute times; the rounds alternate in one process, so compare them with "
+        "each other.",
         "",
         f"{record['tasks']} tasks ({', '.join(record['datasets'])}; "
         f"{', '.join(record['detectors'])}; seeds {record['seeds']}), {record['jobs']} at "
@@ -247,8 +250,8 @@ def _markdown(record: dict, args) -> str:
         f"`zeroad.scoring_ray.score_directory_on_ray` (one Ray task per file, "
         f"{record['jobs']} CPUs), in alternating rounds; the scores files are identical. "
         "In the first round the Ray workers load the scoring code. Files are scored in "
-        "parallel only where cores are idle: the load average above says how much of this "
-        "machine another run took.",
+        "parallel only where cores are idle: the load average above says how busy the "
+        "machine was.",
         "",
         "| round | local rows/s | Ray rows/s | Ray / local |",
         "|---|---|---|---|",
