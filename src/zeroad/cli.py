@@ -274,6 +274,7 @@ def cmd_zeroshot_criteria(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from zeroad._version import __version__
     from zeroad.evaluation.backends import BACKENDS
+    from zeroad.scoring import DEFAULT_CHUNK_SIZE
 
     parser = argparse.ArgumentParser(prog="zeroad", description=(
         "Robust anomaly detection with zero-shot AutoML. Detectors are trained on normal "
@@ -313,8 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
                                 "directory (or root:DIR:TREE[:...]) to score file by file")
     p.add_argument("--out", required=True, help="scores file (.parquet, .csv or .npz); for a "
                                                 "directory, a folder of NAME.scores.parquet")
-    from zeroad.scoring import DEFAULT_CHUNK_SIZE
-
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                    help="rows (ROOT: entries) read and scored at a time")
     p.add_argument("--pattern", help="glob of the input files in a directory (default: every "

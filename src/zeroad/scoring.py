@@ -109,7 +109,7 @@ class DirectorySummary:
                 "rows": self.rows, "rows_per_second": self.rows_per_second}
 
 
-def _load_model(model):
+def load_model(model):
     """(detector, sha256 of the model file or None) for a path or a fitted detector."""
     if isinstance(model, str | os.PathLike):
         from zeroad.detectors.persistence import load_detector
@@ -283,7 +283,7 @@ def score_file(model, data, output, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
     ScoreSummary
     """
     started = time.perf_counter()
-    detector, digest = _load_model(model)
+    detector, digest = load_model(model)
     return _score(detector, digest, data, Path(output), started, chunk_size=chunk_size,
                   label_column=label_column, data_dir=data_dir, progress=progress,
                   prefetch=prefetch, compute_auc=compute_auc)
@@ -428,7 +428,7 @@ def score_directory(model, data, out_dir, *, pattern: str | None = None,
     started = time.perf_counter()
     jobs = directory_jobs(data, out_dir, pattern)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    detector, digest = _load_model(model)
+    detector, digest = load_model(model)
     summaries = []
     for job in jobs:
         done_rows = complete_output_rows(job, digest, label_column)

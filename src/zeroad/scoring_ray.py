@@ -82,13 +82,13 @@ def score_directory_on_ray(model, data, out_dir, *, pattern: str | None = None,
         wall time of the whole run, so ``rows_per_second`` is the cluster's rate.
     """
     from zeroad.evaluation.backends.ray import connect
-    from zeroad.scoring import _load_model
+    from zeroad.scoring import load_model
 
     started = time.perf_counter()
     jobs = directory_jobs(data, out_dir, pattern)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     # The local run's model check and digest, so that both skip the same complete files.
-    detector, digest = _load_model(model)
+    detector, digest = load_model(model)
     ray = connect(address)
     remote = ray.remote(zeroad_score_file).options(
         num_cpus=cpus_per_file, max_retries=max_retries, retry_exceptions=False)
