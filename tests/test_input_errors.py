@@ -1,6 +1,7 @@
 """Bad input gets a clear error that names the problem."""
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -158,3 +159,18 @@ def _rewrite_meta(path, change):
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+
+
+@pytest.mark.parametrize("y, scores, message", [
+    ([0, 1, 0], [0.1, 0.2], "3 labels for 2 scores"),
+    ([0, 2, 1], [0.1, 0.2, 0.3], "labels must be 0"),
+    ([0.0, np.nan, 1.0], [0.1, 0.2, 0.3], "labels contain NaN"),
+    ([0, 1, 1], [0.1, np.inf, 0.3], "1 scores are NaN or infinite"),
+    ([1, 1, 1], [0.1, 0.2, 0.3], "both normal (0) and anomalous (1)"),
+])
+def test_metrics_refuse_bad_labels_and_scores_with_one_clear_error(y, scores, message):
+    from zeroad.evaluation.metrics import average_precision, roc_auc
+
+    for metric in (roc_auc, average_precision):
+        with pytest.raises(InputError, match=re.escape(message)):
+            metric(y, scores)

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve as _roc_points
 
 from zeroad.errors import InputError
-from zeroad.evaluation.metrics import roc_auc
+from zeroad.evaluation.metrics import check_labels_and_scores, roc_auc
 
 __all__ = [
     "auc_heatmap",
@@ -67,16 +67,7 @@ def _figure(width: float, height: float) -> tuple[Figure, object]:
 
 
 def _labels_and_scores(y, scores, name: str = "scores") -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y).ravel()
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if y.shape != scores.shape:
-        raise InputError(f"{name}: {y.shape[0]} labels for {scores.shape[0]} scores")
-    if not np.isin(y, (0, 1)).all():
-        raise InputError("labels must be 0 (normal) or 1 (anomaly)")
-    if not np.isfinite(scores).all():
-        raise InputError(f"{name}: {int((~np.isfinite(scores)).sum())} scores are NaN or "
-                         "infinite; drop those rows or fix the detector before plotting")
-    return y.astype(np.int64), scores
+    return check_labels_and_scores(y, scores, name=name, both_classes=False)
 
 
 def _scores_mapping(scores_by_name) -> Mapping[str, np.ndarray]:

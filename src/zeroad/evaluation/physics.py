@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score
 
 from zeroad.errors import InputError
+from zeroad.evaluation.metrics import check_labels_and_scores
 
 DEFAULT_BACKGROUND_EFFICIENCIES = (1e-2, 1e-3, 1e-4)
 
@@ -35,20 +36,8 @@ _RELATIVE_SLACK = 1e-9
 def _check_inputs(y: ArrayLike, scores: ArrayLike,
                   weights: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``y`` (int64 0/1), ``scores`` and ``weights`` (float64) checked, or an InputError."""
-    y = np.asarray(y).ravel()
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if y.shape[0] != scores.shape[0]:
-        raise InputError(f"{y.shape[0]} labels for {scores.shape[0]} scores; "
-                         "pass one label per score")
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise InputError("labels contain NaN; labels must be 0 (background) or 1 (signal)")
-    if not np.isin(y, (0, 1)).all():
-        raise InputError("labels must be 0 (background) or 1 (signal), "
-                         f"found {np.unique(y)[:10].tolist()}")
-    y = y.astype(np.int64)
-    if not np.isfinite(scores).all():
-        raise InputError(f"{int((~np.isfinite(scores)).sum())} scores are NaN or infinite; "
-                         "scores must be finite")
+    # Both classes are checked below, with the weights.
+    y, scores = check_labels_and_scores(y, scores, both_classes=False)
     if weights is None:
         weights = np.ones_like(scores)
     else:
