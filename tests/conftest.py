@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -43,6 +44,15 @@ def normal_data(n: int, seed: int = 0, d: int = 5) -> np.ndarray:
     mixing = np.random.default_rng(123).normal(size=(2, d))
     X = rng.normal(size=(n, 2)) @ mixing + 0.3 * rng.normal(size=(n, d))
     return X * np.array([1.0, 10.0, 0.1, 100.0, 1.0])[:d] + 5.0
+
+
+def save_fitted_knn(path: Path, columns: list[str] | None = None) -> Path:
+    """A kNN fitted on ``normal_data(300)`` (as named columns when given), saved to ``path``."""
+    import zeroad
+
+    X = normal_data(300, seed=0, d=len(columns) if columns else 5)
+    zeroad.make_detector("knn").fit(pd.DataFrame(X, columns=columns) if columns else X).save(path)
+    return path
 
 
 @pytest.fixture

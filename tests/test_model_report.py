@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import html_tags, normal_data
+from conftest import html_tags, normal_data, save_fitted_knn
 
 import zeroad
 from zeroad.errors import ZeroadError
@@ -24,10 +24,7 @@ N_NORMAL, N_ANOMALOUS = 200, 12
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "knn.zip"
-    train = pd.DataFrame(normal_data(300, seed=0), columns=COLUMNS)
-    zeroad.make_detector("knn").fit(train).save(path)
-    return path
+    return save_fitted_knn(tmp_path_factory.mktemp("model") / "knn.zip", COLUMNS)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import uproot
-from conftest import normal_data
+from conftest import normal_data, save_fitted_knn
 
 import zeroad
 from zeroad.cli import main
@@ -46,17 +46,12 @@ def rows():
 @pytest.fixture(scope="module")
 def knn_file(tmp_path_factory):
     """A kNN model fitted on an unnamed array (its scores do not depend on batching)."""
-    path = tmp_path_factory.mktemp("models") / "knn.zad"
-    zeroad.make_detector("knn").fit(normal_data(300, seed=0)).save(path)
-    return path
+    return save_fitted_knn(tmp_path_factory.mktemp("models") / "knn.zad")
 
 
 @pytest.fixture(scope="module")
 def named_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "named.zad"
-    frame = pd.DataFrame(normal_data(300, seed=0), columns=NAMES)
-    zeroad.make_detector("knn").fit(frame).save(path)
-    return path
+    return save_fitted_knn(tmp_path_factory.mktemp("models") / "named.zad", NAMES)
 
 
 def write_parquet(path, X, y=None, names=NAMES, row_group_size=None):
