@@ -40,7 +40,7 @@ import numpy as np
 
 from zeroad.data.toy import DEFAULT_MASS, mediator
 from zeroad.evaluation.store import ResultsStore
-from zeroad.evaluation.tasks import canonical_params
+from zeroad.evaluation.tasks import canonical_params, score_metrics
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,9 @@ def scan_data(seed: int, masses: Sequence[float] = MASSES,
 
 
 def _metrics(background_scores: np.ndarray, signal_scores: np.ndarray) -> dict[str, Any]:
-    from zeroad.evaluation.metrics import average_precision, roc_auc
-    from zeroad.evaluation.physics import efficiency_table
-
     y = np.concatenate([np.zeros(len(background_scores), np.int64),
                         np.ones(len(signal_scores), np.int64)])
-    scores = np.concatenate([background_scores, signal_scores])
-    row = {"auc": roc_auc(y, scores), "ap": average_precision(y, scores)}
-    for efficiency, signal in efficiency_table(y, scores).items():
-        row[f"signal_efficiency_at_{efficiency:g}"] = None if np.isnan(signal) else float(signal)
-    return row
+    return score_metrics(y, np.concatenate([background_scores, signal_scores]))
 
 
 def model_params(name: str, reference_mass: float) -> dict[str, Any]:

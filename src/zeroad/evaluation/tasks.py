@@ -71,8 +71,6 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
     measured on the test split's normal rows, to study whether they agree with AUC.
     Returns the task's results row; an exception becomes the row's ``error``.
     """
-    from zeroad.evaluation.metrics import average_precision, roc_auc
-    from zeroad.evaluation.physics import efficiency_table, weighted_roc_auc
     from zeroad.registry import build_detector
 
     X_train, X_test, y_test = split
@@ -86,20 +84,7 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
         start = time.perf_counter()
         scores = detector.decision_function(X_test)
         row["score_seconds"] = time.perf_counter() - start
-        row["auc"] = roc_auc(y_test, scores)
-        row["ap"] = average_precision(y_test, scores)
-        # The physicist's working points; None where the background is too small to
-        # resolve one (fewer than 1 / efficiency normal test rows).
-        for efficiency, signal in efficiency_table(y_test, scores).items():
-            row[f"signal_efficiency_at_{efficiency:g}"] = \
-                None if np.isnan(signal) else float(signal)
-        test_weights = getattr(split, "test_weights", None)
-        if test_weights is not None:
-            row["weighted_auc"] = weighted_roc_auc(y_test, scores, test_weights)
-            # Large weights on few events can leave a working point unresolved: None.
-            for efficiency, signal in efficiency_table(y_test, scores, test_weights).items():
-                row[f"weighted_signal_efficiency_at_{efficiency:g}"] = \
-                    None if np.isnan(signal) else float(signal)
+        row.update(score_metrics(y_test, scores, getattr(split, "test_weights", None)))
         if criteria:
             from zeroad.automl.criteria import CRITERIA, noise_discrimination
 
@@ -111,6 +96,30 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
         row["traceback"] = traceback.format_exc(limit=5)
     row["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
+
+
+def score_metrics(y, scores, weights=None) -> dict[str, Any]:
+    """A results row's metrics of ``scores`` against labels ``y`` (1 = anomaly).
+
+    ``auc``, ``ap`` and ``signal_efficiency_at_{0.01,0.001,0.0001}`` (the physicist's
+    working points; None where the background is too small to resolve one, fewer
+    than 1 / efficiency normal rows); with event ``weights`` also ``weighted_auc``
+    and ``weighted_signal_efficiency_at_...`` (None where large weights on few
+    events leave a working point unresolved).
+    """
+    from zeroad.evaluation.metrics import average_precision, roc_auc
+    from zeroad.evaluation.physics import efficiency_table, weighted_roc_auc
+
+    metrics = {"auc": roc_auc(y, scores), "ap": average_precision(y, scores)}
+    tables = {"": efficiency_table(y, scores)}
+    if weights is not None:
+        metrics["weighted_auc"] = weighted_roc_auc(y, scores, weights)
+        tables["weighted_"] = efficiency_table(y, scores, weights)
+    for prefix, table in tables.items():
+        for efficiency, signal in table.items():
+            metrics[f"{prefix}signal_efficiency_at_{efficiency:g}"] = \
+                None if np.isnan(signal) else float(signal)
+    return metrics
 
 
 def base_row(task: Task, split) -> dict[str, Any]:
