@@ -51,7 +51,8 @@ def _round(name: str, backend, tasks, slots: int) -> tuple[dict, list[dict]]:
     compute = statistics.fmean(r["fit_seconds"] + r["score_seconds"] for r in rows)
     result = {"round": name, "tasks": len(rows), "wall_s": wall,
               "wall_per_task_s": wall / len(rows), "compute_per_task_s": compute,
-              "overhead_per_task_s": wall * slots / len(rows) - compute}
+              "overhead_per_task_s": wall * slots / len(rows) - compute,
+              "max_rss_mb_mean": statistics.fmean(r["max_rss_mb"] for r in rows)}
     print(f"{name:<12} {wall:7.2f} s  {wall / len(rows):.3f} s/task  overhead "
           f"{result['overhead_per_task_s']:.3f} slot-s/task", flush=True)
     return result, rows
@@ -215,12 +216,14 @@ def _markdown(record: dict, args) -> str:
         "(lazy imports, caches) inside its task, and a reused Ray worker pays them once: "
         "wall s per task is the comparison that counts everything.",
         "",
-        "| round | wall s | wall s per task | fit + score s per task | overhead s per task |",
-        "|---|---|---|---|---|",
+        "| round | wall s | wall s per task | fit + score s per task | overhead s per task "
+        "| peak memory per task (max_rss_mb, mean) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in record["rounds"]:
         lines.append(f"| {r['round']} | {r['wall_s']:.2f} | {r['wall_per_task_s']:.3f} | "
-                     f"{r['compute_per_task_s']:.3f} | {r['overhead_per_task_s']:.3f} |")
+                     f"{r['compute_per_task_s']:.3f} | {r['overhead_per_task_s']:.3f} | "
+                     f"{r['max_rss_mb_mean']:.0f} MB |")
     lines += [
         "",
         f"- Ray start-up (`ray.init`, local cluster): {summary['ray_startup_s']:.1f} s, once "
