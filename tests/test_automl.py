@@ -113,6 +113,73 @@ def test_auto_detector_fits_the_chosen_ensemble(portfolio_file, combine, tmp_pat
     assert len(single.members_) == 1
 
 
+def _criterion_matrix(informative: bool):
+    """Two configs, each best on half of 8 datasets; the criterion knows which (or lies)."""
+    configs = [("knn", {"n_neighbors": 5}), ("hbos", {})]
+    datasets = [f"d{i}" for i in range(8)]
+    auc = np.array([[0.9, 0.7] * 4, [0.75, 0.9] * 4])
+    truth = np.array([[0.99, 0.9] * 4, [0.9, 0.99] * 4])
+    criteria = {"box": truth if informative else truth[::-1]}
+    meta = {d: {n: 0.0 for n in NAMES} for d in datasets}
+    return PerformanceMatrix(configs, datasets, auc, criteria), meta
+
+
+def test_build_uses_a_criterion_only_where_leaving_datasets_out_shows_it_helps():
+    matrix, meta = _criterion_matrix(informative=True)
+    portfolio = build_portfolio(matrix, meta, size=2)
+    assert portfolio["criterion"]["kind"] == "box"
+    assert portfolio["criterion"]["top_k"] == 2  # ties between top_k values go to the smallest
+    assert portfolio["criterion"]["inner_lodo_mean_normalised_auc"]["box 2"] == pytest.approx(1.0)
+    assert portfolio["ensemble_size"] == 1
+    assert [c["detector"] for c in portfolio["candidates"]] == ["hbos", "knn"]  # by mean ratio
+    misleading, meta = _criterion_matrix(informative=False)
+    portfolio = build_portfolio(misleading, meta, size=2)
+    assert portfolio["criterion"]["kind"] is None
+    assert "no criterion beat" in portfolio["criterion"]["chosen_by"]
+    # A caller who fixes the ensemble size gets no criterion either.
+    assert build_portfolio(matrix, meta, size=2, ensemble_size=1)["criterion"]["kind"] is None
+
+
+def test_choose_by_criterion_keeps_the_candidate_that_tells_data_from_noise():
+    from zeroad.automl.criteria import choose_by_criterion
+
+    X = normal_data(400)
+    candidates = [{"detector": "ecod", "params": {}},                 # marginals only
+                  {"detector": "knn", "params": {"n_neighbors": 5}},
+                  {"detector": "knn", "params": {"method": "nonsense"}}]  # cannot fit
+    index, report = choose_by_criterion(candidates, X, "shuffle", seed=0)
+    assert index == 1
+    assert report["held_out_rows"] == 120
+    first, second, third = report["values"]
+    assert first["criterion"] < 0.7 < second["criterion"]
+    assert "error" in third and "criterion" not in third
+    index, report = choose_by_criterion(candidates, X[:12], "shuffle")
+    assert index == 0 and report["held_out_rows"] == 0 and "too few" in report["skipped"]
+
+
+def test_auto_detector_applies_the_portfolio_criterion(tmp_path):
+    matrix, meta = _criterion_matrix(informative=True)
+    portfolio = build_portfolio(matrix, meta, size=2)
+    portfolio["candidates"] = [{"detector": "ecod", "params": {}, "mean_normalised_auc": 0.9},
+                               {"detector": "knn", "params": {"n_neighbors": 5},
+                                "mean_normalised_auc": 0.8}]
+    portfolio["criterion"]["kind"] = "shuffle"
+    path = tmp_path / "criterion.json"
+    path.write_text(json.dumps(portfolio))
+    X = normal_data(400)
+    det = AutoDetector(portfolio=str(path), random_state=0).fit(X)
+    assert [type(m).__name__ for m in det.members_] == ["KNN"]
+    assert det.selection_["criterion"]["chosen"] == 1
+    assert det.selection_["rule"].startswith("label-free criterion 'shuffle'")
+    det.save(tmp_path / "auto.zip")
+    np.testing.assert_allclose(zeroad.load(tmp_path / "auto.zip").decision_function(X[:20]),
+                               det.decision_function(X[:20]))
+    first = AutoDetector(portfolio=str(path), criterion="none").fit(X)
+    assert "criterion" not in first.selection_
+    with pytest.raises(InputError, match="criterion must be one of"):
+        AutoDetector(portfolio=str(path), criterion="entropy").fit(X)
+
+
 def test_auto_detector_refuses_a_file_that_is_not_a_portfolio(tmp_path):
     path = tmp_path / "p.json"
     path.write_text('{"format": "something else"}')

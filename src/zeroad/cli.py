@@ -232,11 +232,14 @@ def cmd_zeroshot_build(args) -> None:
                                    ensemble_size=args.ensemble_size, command=sys.argv)
     Path(args.out).write_text(json.dumps(portfolio, indent=1) + "\n")
     k = portfolio["selection"]["n_neighbors"]
+    criterion = portfolio["criterion"]
+    how = (f"picks one of the top {criterion['top_k']} candidates by the label-free "
+           f"'{criterion['kind']}' criterion ({criterion['chosen_by']})" if criterion["kind"]
+           else f"combines {portfolio['ensemble_size']} ({portfolio['combine']}), "
+                f"{portfolio['ensemble']['chosen_by']}")
     print(f"portfolio of {len(portfolio['members'])} configs from "
           f"{len(portfolio['datasets'])} datasets written to {args.out}; selection rule: "
-          f"{f'{k} nearest datasets' if k else 'one global ranking'}; AutoDetector combines "
-          f"{portfolio['ensemble_size']} ({portfolio['combine']}), "
-          f"{portfolio['ensemble']['chosen_by']}")
+          f"{f'{k} nearest datasets' if k else 'one global ranking'}; AutoDetector {how}")
     for member in portfolio["members"]:
         print(f"  {member['detector']:<12} mean normalised AUC "
               f"{member['mean_normalised_auc']:.4f}  {json.dumps(member['params'])}")

@@ -16,9 +16,13 @@ class AutoDetector(BaseDetector):
     portfolio (the one shipped with zeroad unless ``portfolio`` names a file)
     which configurations did best on the most similar benchmark datasets,
     fits the top ``ensemble_size`` of them (one per detector) and, when there
-    is more than one, combines their scores. The portfolio says how many and
-    how to combine, as learned on benchmark datasets; no labels of the data at
-    hand are used at any point.
+    is more than one, combines their scores. When the portfolio learned that a
+    label-free criterion helps, a single choice is instead the one of the
+    portfolio's top candidates that best separates held-out normal rows of the
+    data from synthetic noise (:func:`zeroad.automl.criteria.choose_by_criterion`),
+    refitted on every row. The portfolio says how many, how to combine and
+    whether to use a criterion, as learned on benchmark datasets; no labels of
+    the data at hand are used at any point.
 
     Parameters
     ----------
@@ -33,6 +37,11 @@ class AutoDetector(BaseDetector):
         standardised by the mean and standard deviation of its training scores;
         "mean_rank" averages each member's rank among its training scores,
         breaking ties with the z-scores (see :mod:`zeroad.automl.combine`).
+    criterion : {"box", "shuffle", "none"} or None
+        None takes the portfolio's choice (its ``criterion``: a kind of noise and how
+        many top candidates, or none). "none" fits the first-ranked member. A kind
+        forces that criterion among the portfolio's top candidates (all of them when
+        the portfolio itself uses none). Used only for a single choice.
     scaler, contamination, fpr, calibration_fraction, random_state
         As for every detector. ``scaler="none"`` by default because every
         member brings its own configured scaler.
@@ -45,7 +54,7 @@ class AutoDetector(BaseDetector):
         nearest benchmark datasets, each member with its expected normalised AUC.
     """
 
-    def __init__(self, *, portfolio=None, ensemble_size=None, combine=None,
+    def __init__(self, *, portfolio=None, ensemble_size=None, combine=None, criterion=None,
                  scaler="none", contamination=None, fpr=None, calibration_fraction=0.2,
                  random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
@@ -53,6 +62,26 @@ class AutoDetector(BaseDetector):
         self.portfolio = portfolio
         self.ensemble_size = ensemble_size
         self.combine = combine
+        self.criterion = criterion
+
+    def _criterion_plan(self, portfolio: dict) -> tuple[str | None, int]:
+        """(kind of noise, number of top candidates), or (None, 1) for no criterion."""
+        from zeroad.automl.criteria import CRITERIA
+
+        learned = portfolio.get("criterion") or {"kind": None, "top_k": 1}
+        if self.criterion is None:
+            return learned["kind"], int(learned["top_k"])
+        if self.criterion == "none":
+            return None, 1
+        if self.criterion not in CRITERIA:
+            raise InputError(f"criterion must be one of {CRITERIA}, 'none' or None, "
+                             f"got {self.criterion!r}")
+        candidates = portfolio.get("candidates") or []
+        if not candidates:
+            raise InputError("this portfolio has no candidates for a criterion to choose "
+                             "among; rebuild it with zeroad zeroshot build")
+        top_k = int(learned["top_k"]) if learned["kind"] else len(candidates)
+        return self.criterion, top_k
 
     def _fit_model(self, Xs: np.ndarray) -> None:
         from zeroad.automl.metafeatures import meta_features
@@ -68,6 +97,19 @@ class AutoDetector(BaseDetector):
             raise InputError(f"ensemble_size must be at least 1, got {size}")
         meta = meta_features(Xs, seed=self._seed)
         selection = select(portfolio, meta, n=int(size))
+        kind, top_k = self._criterion_plan(portfolio)
+        if int(size) == 1 and kind is not None and top_k > 1:
+            from zeroad.automl.criteria import choose_by_criterion
+
+            candidates = portfolio["candidates"][:top_k]
+            index, report = choose_by_criterion(candidates, Xs, kind, seed=self._seed)
+            chosen = candidates[index]
+            selection.update(
+                rule=f"label-free criterion '{kind}' among the top {top_k} of the global "
+                     "ranking", neighbours=[],
+                chosen=[{"detector": chosen["detector"], "params": chosen["params"],
+                         "expected_normalised_auc": round(chosen["mean_normalised_auc"], 4)}],
+                criterion={**report, "top_k": top_k, "chosen": index})
         self.members_ = []
         for choice in selection["chosen"]:
             member = build_detector(choice["detector"], {

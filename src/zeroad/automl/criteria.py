@@ -41,3 +41,44 @@ def noise_discrimination(detector, X_train, X_held, kind: str, seed: int = 0,
     scores = detector.decision_function(np.concatenate([X_held, noise]))
     labels = np.concatenate([np.zeros(X_held.shape[0]), np.ones(noise.shape[0])])
     return roc_auc(labels, scores)
+
+
+HELD_OUT_FRACTION = 0.3  # of the normal rows, held out to measure a criterion on
+MIN_ROWS = 5  # fewer rows to fit on or to hold out than this, and no criterion is measured
+
+
+def choose_by_criterion(candidates: list[dict], X: np.ndarray, kind: str,
+                        seed: int = 0) -> tuple[int, dict]:
+    """The candidate whose fit on part of the normal rows ``X`` best tells the rest of
+    them from ``kind`` noise, and what each candidate measured.
+
+    Each candidate (``{"detector": name, "params": {...}}``) is fitted on the same
+    70% of the rows and measured by :func:`noise_discrimination` on the other 30%
+    (at most 1,000). A candidate that fails to fit is never chosen and its error is
+    reported; ties, and data too small to hold rows out, go to the first candidate.
+    Returns ``(index, report)``.
+    """
+    from zeroad.registry import build_detector
+
+    X = np.asarray(X, dtype=float)
+    n_held = min(1000, int(round(HELD_OUT_FRACTION * X.shape[0])))
+    report = {"kind": kind, "held_out_rows": n_held, "values": []}
+    if n_held < MIN_ROWS or X.shape[0] - n_held < MIN_ROWS:
+        report.update(held_out_rows=0, skipped=f"{X.shape[0]} rows are too few to hold "
+                      f"{MIN_ROWS} out and fit on {MIN_ROWS}; the first candidate is used")
+        return 0, report
+    order = np.random.default_rng(seed).permutation(X.shape[0])
+    X_held, X_fit = X[order[:n_held]], X[order[n_held:]]
+    values = []
+    for candidate in candidates:
+        entry = {"detector": candidate["detector"], "params": candidate["params"]}
+        try:
+            detector = build_detector(candidate["detector"], {
+                **candidate["params"], "calibration_fraction": 0.0, "random_state": seed})
+            entry["criterion"] = noise_discrimination(detector.fit(X_fit), X_fit, X_held,
+                                                      kind, seed=seed)
+        except Exception as exc:  # a candidate that cannot fit this data is not chosen
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        values.append(entry.get("criterion", -np.inf))
+        report["values"].append(entry)
+    return int(np.argmax(values)), report

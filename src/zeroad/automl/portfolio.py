@@ -14,7 +14,13 @@ zero-shot ``flaml.default`` for supervised learners:
   normalised AUC on the training datasets nearest in meta-feature space (or on
   all of them). Which rule, and how many neighbours, is itself chosen by
   leave-one-dataset-out *inside* the training datasets, so nothing is tuned on
-  a dataset that is later reported.
+  a dataset that is later reported;
+- optionally, a **label-free choice among candidates**: the ``top_k``
+  configurations of the global ranking, of which the new dataset keeps the one
+  that best separates its own held-out normal rows from synthetic noise (a
+  criterion of :mod:`zeroad.automl.criteria`). It is used only when the same
+  inner leave-one-dataset-out says it beats the rule above, and ``top_k`` and
+  the kind of noise are chosen there too.
 
 A portfolio is a versioned JSON document with its provenance; see
 :func:`build_portfolio` and :func:`select`.
@@ -38,6 +44,7 @@ FORMAT = "zeroad-portfolio"
 FORMAT_VERSION = 1
 NEIGHBOUR_CHOICES = (1, 3, 5, 8, 0)  # 0 = every training dataset (one global ranking)
 ENSEMBLE_CHOICES = (1, 2, 3, 5)
+CRITERION_TOP_K = (2, 3, 5, 8, 12, 20, 40)  # candidates a criterion may choose among
 
 
 class PerformanceMatrix:
@@ -48,33 +55,54 @@ class PerformanceMatrix:
     configs : list of (detector, params dict)
     datasets : list of dataset names
     auc : ndarray (n_configs, n_datasets), NaN where a config failed or was not run
+    criteria : dict of kind -> ndarray (n_configs, n_datasets)
+        The label-free criteria of the same cells (:mod:`zeroad.automl.criteria`),
+        NaN where not measured; empty when the rows carry none.
     """
 
-    def __init__(self, configs, datasets, auc):
+    def __init__(self, configs, datasets, auc, criteria=None):
         self.configs, self.datasets = list(configs), list(datasets)
         self.auc = np.asarray(auc, dtype=np.float64)
+        self.criteria = {kind: np.asarray(values, dtype=np.float64)
+                         for kind, values in (criteria or {}).items()}
 
     @classmethod
     def from_rows(cls, rows: list[dict[str, Any]]) -> PerformanceMatrix:
-        """From results-store rows: AUC averaged over seeds; any failed seed fails the cell."""
-        cells: dict[tuple, dict[str, list]] = {}
+        """From results-store rows: AUC (and each criterion) averaged over seeds; any
+        failed seed fails the cell."""
+        from zeroad.automl.criteria import CRITERIA
+
+        fields = ["auc"] + [f"criterion_{kind}" for kind in CRITERIA]
+        cells: dict[tuple, dict[str, dict[str, list]]] = {}
         for row in rows:
-            key = (row["detector"], row["params"])
-            cells.setdefault(key, {}).setdefault(row["dataset"], []).append(
-                np.nan if row["error"] or row["auc"] is None else row["auc"])
+            cell = cells.setdefault((row["detector"], row["params"]), {}).setdefault(
+                row["dataset"], {field: [] for field in fields})
+            for field in fields:
+                value = row.get(field)
+                cell[field].append(np.nan if row["error"] or value is None else value)
         datasets = sorted({row["dataset"] for row in rows})
         keys = sorted(cells)
-        auc = np.full((len(keys), len(datasets)), np.nan)
+        values = {field: np.full((len(keys), len(datasets)), np.nan) for field in fields}
         for i, key in enumerate(keys):
             for j, dataset in enumerate(datasets):
-                values = cells[key].get(dataset)
-                if values:
-                    auc[i, j] = np.mean(values)
-        return cls([(d, json.loads(p)) for d, p in keys], datasets, auc)
+                cell = cells[key].get(dataset)
+                if cell:
+                    for field in fields:
+                        values[field][i, j] = np.mean(cell[field])
+        criteria = {kind: values[f"criterion_{kind}"] for kind in CRITERIA
+                    if np.isfinite(values[f"criterion_{kind}"]).any()}
+        return cls([(d, json.loads(p)) for d, p in keys], datasets, values["auc"], criteria)
 
     def subset(self, datasets) -> PerformanceMatrix:
         index = [self.datasets.index(d) for d in datasets]
-        return PerformanceMatrix(self.configs, datasets, self.auc[:, index])
+        return PerformanceMatrix(self.configs, datasets, self.auc[:, index],
+                                 {kind: v[:, index] for kind, v in self.criteria.items()})
+
+    def rows(self, index) -> PerformanceMatrix:
+        """The configurations at positions ``index``, on every dataset."""
+        index = list(index)
+        return PerformanceMatrix([self.configs[i] for i in index], self.datasets,
+                                 self.auc[index], {k: v[index] for k, v in self.criteria.items()})
 
     def ratios(self) -> np.ndarray:
         """Normalised AUC: AUC / the best AUC on that dataset; failures count as 0."""
@@ -169,6 +197,31 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
     return rule_scores, ensemble_scores
 
 
+def criterion_pick(train_ratios: np.ndarray, criterion: np.ndarray, top_k: int) -> int:
+    """The row a criterion picks: of the ``top_k`` rows with the best mean ratio over the
+    training datasets, the one with the highest ``criterion`` on the new dataset (NaN:
+    never picked; ties and all-NaN go to the better-ranked row)."""
+    order = np.argsort(-train_ratios.mean(axis=1), kind="stable")[:top_k]
+    values = np.nan_to_num(criterion[order], nan=-np.inf)
+    return int(order[int(np.argmax(values))])
+
+
+def _inner_lodo_criteria(matrix: PerformanceMatrix, ratios: np.ndarray) -> dict:
+    """Mean normalised AUC, leaving each training dataset out in turn, of choosing by
+    each criterion among the top k configurations of the others' global ranking."""
+    n = ratios.shape[1]
+    scores = {}
+    for kind, values in sorted(matrix.criteria.items()):
+        for top_k in CRITERION_TOP_K:
+            picked = []
+            for held in range(n):
+                keep = [j for j in range(n) if j != held]
+                picked.append(ratios[criterion_pick(ratios[:, keep], values[:, held], top_k),
+                                     held])
+            scores[(kind, top_k)] = float(np.mean(picked))
+    return scores
+
+
 def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]],
                     size: int = 8, ensemble_size: int | None = None,
                     provenance: dict | None = None, member_scores=None) -> dict[str, Any]:
@@ -182,7 +235,9 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     ensemble_size : members :class:`~zeroad.automl.auto.AutoDetector` combines by
         default. None learns it (and how to combine) by leave-one-dataset-out over
         the training datasets when ``member_scores`` is given, and is 1 otherwise:
-        no ensemble without evidence that it helps.
+        no ensemble without evidence that it helps. None also lets the build choose,
+        by the same leave-one-dataset-out, a label-free criterion among the top
+        candidates instead (when the matrix rows carry criteria).
     provenance : who made it (command, results folder, seeds, versions)
     member_scores : :class:`~zeroad.automl.member_scores.MemberScores` of the
         training datasets, which score combinations of members
@@ -218,6 +273,26 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         how = "leave-one-dataset-out over the training datasets"
     else:
         ensemble, combine, how = 1, COMBINE[0], "no member scores to show that combining helps"
+    # What the rule chosen so far scores in the same inner leave-one-out: a criterion
+    # must beat it to be used (ties go to the rule, which fits one model, not top_k).
+    criterion_scores = _inner_lodo_criteria(matrix, ratios) if ensemble_size is None else {}
+    rule_score = (ensemble_scores[(ensemble, combine)] if ensemble > 1 and criterion_scores
+                  else rule_scores[n_neighbors])
+    criterion = {"kind": None, "top_k": 1,
+                 "chosen_by": "not measured" if not criterion_scores else
+                 "leave-one-dataset-out over the training datasets: no criterion beat "
+                 f"the rule's {rule_score:.4f}",
+                 "inner_lodo_mean_normalised_auc": {f"{k} {t}": v for (k, t), v
+                                                    in criterion_scores.items()}}
+    if criterion_scores:
+        kind, top_k = max(criterion_scores,
+                          key=lambda key: (round(criterion_scores[key], 6), -key[1]))
+        if round(criterion_scores[(kind, top_k)], 6) > round(rule_score, 6):
+            criterion.update(kind=kind, top_k=top_k, chosen_by=(
+                "leave-one-dataset-out over the training datasets: "
+                f"{criterion_scores[(kind, top_k)]:.4f} against the rule's {rule_score:.4f}"))
+            ensemble, how = 1, "a criterion chooses one candidate instead"
+    order = np.argsort(-ratios.mean(axis=1), kind="stable")[:max(CRITERION_TOP_K)]
     mean, std = _standardise(meta_array)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
@@ -238,6 +313,9 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         "combine": combine,
         "ensemble": {"chosen_by": how, "inner_lodo_mean_normalised_auc": {
             f"{k[0]} {k[1]}": v for k, v in ensemble_scores.items()}},
+        "candidates": [{"detector": matrix.configs[i][0], "params": matrix.configs[i][1],
+                        "mean_normalised_auc": float(ratios[i].mean())} for i in order],
+        "criterion": criterion,
     }
 
 

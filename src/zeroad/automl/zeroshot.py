@@ -176,9 +176,7 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
                if c["origin"].removeprefix("tuned:") in exclude}
     keep = [i for i, (d, p) in enumerate(matrix.configs)
             if (d, canonical_params(p)) not in tainted]
-    kept = PerformanceMatrix([matrix.configs[i] for i in keep], matrix.datasets,
-                             matrix.auc[keep])
-    kept = kept.subset([d for d in matrix.datasets if d not in exclude])
+    kept = matrix.rows(keep).subset([d for d in matrix.datasets if d not in exclude])
     return build_portfolio(kept, folder.meta, size=size, ensemble_size=ensemble_size,
                            member_scores=folder.member_scores,
                            provenance=provenance(command, results=str(folder.path),
@@ -222,8 +220,8 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
         oracle_detector, oracle_params = matrix.configs[int(np.nanargmax(column))]
         for seed in seeds:
             plan.append((Task(dataset, seed, "auto", {"portfolio": str(path)}), ROLE_AUTO))
-            plan.append((Task(dataset, seed, "auto", {"portfolio": str(path),
-                                                      "ensemble_size": 1}), ROLE_AUTO_SINGLE))
+            plan.append((Task(dataset, seed, "auto", {"portfolio": str(path), "ensemble_size": 1,
+                                                      "criterion": "none"}), ROLE_AUTO_SINGLE))
             plan.append((Task(dataset, seed, oracle_detector, oracle_params), ROLE_ORACLE))
         for seed in seeds:
             for detector in detectors:
