@@ -155,6 +155,8 @@ def test_choose_by_criterion_keeps_the_candidate_that_tells_data_from_noise():
     assert "error" in third and "criterion" not in third
     index, report = choose_by_criterion(candidates, X[:12], "shuffle")
     assert index == 0 and report["held_out_rows"] == 0 and "too few" in report["skipped"]
+    with pytest.raises(InputError, match="none of the 1 candidates could be fitted.*nonsense"):
+        choose_by_criterion(candidates[2:], X, "box")
 
 
 def test_auto_detector_applies_the_portfolio_criterion(tmp_path):

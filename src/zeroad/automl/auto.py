@@ -51,7 +51,9 @@ class AutoDetector(BaseDetector):
     members_ : list of fitted detectors
     selection_ : dict
         What was chosen and why: meta-features, the selection rule, the
-        nearest benchmark datasets, each member with its expected normalised AUC.
+        nearest benchmark datasets, each member with its expected normalised AUC,
+        and, where a criterion chose, ``criterion``: its kind, the held-out rows,
+        what each candidate measured (or its error) and the chosen index.
     """
 
     def __init__(self, *, portfolio=None, ensemble_size=None, combine=None, criterion=None,

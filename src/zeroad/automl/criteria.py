@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zeroad.errors import InputError
 from zeroad.evaluation.metrics import roc_auc
 
 CRITERIA = ("box", "shuffle")
@@ -55,8 +56,8 @@ def choose_by_criterion(candidates: list[dict], X: np.ndarray, kind: str,
     Each candidate (``{"detector": name, "params": {...}}``) is fitted on the same
     70% of the rows and measured by :func:`noise_discrimination` on the other 30%
     (at most 1,000). A candidate that fails to fit is never chosen and its error is
-    reported; ties, and data too small to hold rows out, go to the first candidate.
-    Returns ``(index, report)``.
+    reported, and an InputError says so when none fits; ties, and data too small to
+    hold rows out, go to the first candidate. Returns ``(index, report)``.
     """
     from zeroad.registry import build_detector
 
@@ -81,4 +82,8 @@ def choose_by_criterion(candidates: list[dict], X: np.ndarray, kind: str,
             entry["error"] = f"{type(exc).__name__}: {exc}"
         values.append(entry.get("criterion", -np.inf))
         report["values"].append(entry)
+    if not np.isfinite(values).any():
+        raise InputError(f"none of the {len(candidates)} candidates could be fitted on these "
+                         f"{X.shape[0]} x {X.shape[1]} rows; the first said: "
+                         f"{report['values'][0]['error']}")
     return int(np.argmax(values)), report
