@@ -149,7 +149,7 @@ def test_choose_by_criterion_keeps_the_candidate_that_tells_data_from_noise():
                   {"detector": "knn", "params": {"method": "nonsense"}}]  # cannot fit
     index, report = choose_by_criterion(candidates, X, "shuffle", seed=0)
     assert index == 1
-    assert report["held_out_rows"] == 120
+    assert report["held_out_rows"] == 120 and report["fit_rows"] == 280
     first, second, third = report["values"]
     assert first["criterion"] < 0.7 < second["criterion"]
     assert "error" in third and "criterion" not in third
@@ -157,6 +157,10 @@ def test_choose_by_criterion_keeps_the_candidate_that_tells_data_from_noise():
     assert index == 0 and report["held_out_rows"] == 0 and "too few" in report["skipped"]
     with pytest.raises(InputError, match="none of the 1 candidates could be fitted.*nonsense"):
         choose_by_criterion(candidates[2:], X, "box")
+    # However many rows, the candidates are fitted and measured on bounded draws.
+    big = normal_data(20000)
+    _, report = choose_by_criterion(candidates[1:2], big, "box")
+    assert report["held_out_rows"] == 1000 and report["fit_rows"] == 5000
 
 
 def test_auto_detector_applies_the_portfolio_criterion(tmp_path):
