@@ -74,3 +74,5 @@ def test_fit_with_the_auto_detector_says_what_it_chose(tmp_path, capsys, X_norma
     assert model.selection_["chosen"] and len(model.members_) >= 1
     out = capsys.readouterr().out
     assert "chosen by" in out and model.selection_["chosen"][0]["detector"] in out
+    # The shipped portfolio lets a label-free criterion choose; the output says what it saw.
+    assert "criterion 'box' on" in out and "held-out rows" in out

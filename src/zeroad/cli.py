@@ -61,6 +61,13 @@ def cmd_fit(args) -> None:
         for choice in selection["chosen"]:
             print(f"  {choice['detector']:<12} expected normalised AUC "
                   f"{choice['expected_normalised_auc']:.3f}  {json.dumps(choice['params'])}")
+        report = selection.get("criterion")
+        if report and report["held_out_rows"]:
+            measured = [v.get("criterion") for v in report["values"]]
+            print(f"  criterion '{report['kind']}' on {report['held_out_rows']} held-out rows "
+                  f"(fitted on {report['fit_rows']}): {measured[report['chosen']]:.4f} for the "
+                  f"chosen candidate {report['chosen'] + 1} of {len(measured)}, "
+                  f"{measured[0] if measured[0] is not None else float('nan'):.4f} for the first")
 
 
 def _named(X, names):
