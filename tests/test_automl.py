@@ -160,7 +160,7 @@ def test_choose_by_criterion_keeps_the_candidate_that_tells_data_from_noise():
     # However many rows, the candidates are fitted and measured on bounded draws.
     big = normal_data(20000)
     _, report = choose_by_criterion(candidates[1:2], big, "box")
-    assert report["held_out_rows"] == 1000 and report["fit_rows"] == 5000
+    assert report["held_out_rows"] == 1000 and report["fit_rows"] == 10_000
 
 
 def test_auto_detector_applies_the_portfolio_criterion(tmp_path):
