@@ -197,11 +197,11 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
     return rule_scores, ensemble_scores
 
 
-def criterion_pick(train_ratios: np.ndarray, criterion: np.ndarray, top_k: int) -> int:
-    """The row a criterion picks: of the ``top_k`` rows with the best mean ratio over the
-    training datasets, the one with the highest ``criterion`` on the new dataset (NaN:
-    never picked; ties and all-NaN go to the better-ranked row)."""
-    order = np.argsort(-train_ratios.mean(axis=1), kind="stable")[:top_k]
+def criterion_pick(ranking: np.ndarray, criterion: np.ndarray, top_k: int) -> int:
+    """The row a criterion picks: of the first ``top_k`` rows of ``ranking`` (rows by mean
+    ratio over the training datasets, best first), the one with the highest ``criterion``
+    on the new dataset (NaN: never picked; ties and all-NaN go to the better-ranked row)."""
+    order = ranking[:top_k]
     values = np.nan_to_num(criterion[order], nan=-np.inf)
     return int(order[int(np.argmax(values))])
 
@@ -210,14 +210,14 @@ def _inner_lodo_criteria(matrix: PerformanceMatrix, ratios: np.ndarray) -> dict:
     """Mean normalised AUC, leaving each training dataset out in turn, of choosing by
     each criterion among the top k configurations of the others' global ranking."""
     n = ratios.shape[1]
+    # The others' ranking depends only on the held-out dataset: one per fold, not per rule.
+    rankings = [np.argsort(-np.delete(ratios, held, axis=1).mean(axis=1), kind="stable")
+                for held in range(n)]
     scores = {}
     for kind, values in sorted(matrix.criteria.items()):
         for top_k in CRITERION_TOP_K:
-            picked = []
-            for held in range(n):
-                keep = [j for j in range(n) if j != held]
-                picked.append(ratios[criterion_pick(ratios[:, keep], values[:, held], top_k),
-                                     held])
+            picked = [ratios[criterion_pick(rankings[held], values[:, held], top_k), held]
+                      for held in range(n)]
             scores[(kind, top_k)] = float(np.mean(picked))
     return scores
 
