@@ -248,7 +248,9 @@ def test_matrix_build_and_leave_one_dataset_out_end_to_end(tmp_path):
 
     from zeroad.automl.member_scores import compute_member_scores
 
-    compute_member_scores(matrix_dir, progress=False)
+    folder = compute_member_scores(matrix_dir, progress=False)
+    # Fitted on the matrix's own training rows (its cap, 2,000 here), not another cap.
+    assert all(int(np.load(f)["max_train"]) == 2000 for f in folder.glob("*.npz"))
     learned = build_from_results(matrix_dir)
     assert learned["ensemble"]["chosen_by"].startswith("leave-one-dataset-out")
     assert set(learned["ensemble"]["inner_lodo_mean_normalised_auc"]) >= {"1 zscore", "2 zscore"}
@@ -286,3 +288,33 @@ def test_combining_standardises_each_member_by_its_training_scores():
     assert beyond[1] > beyond[0]  # both beyond every training score: the z-scores decide
     with pytest.raises(ValueError, match="combine"):
         combine_scores(rows, references, "max")
+
+
+def test_member_scores_use_the_matrix_training_cap_and_refit_files_at_another():
+    from zeroad.automl import member_scores
+    from zeroad.data.protocol import MAX_TRAIN
+
+    assert member_scores.matrix_max_train([{"seed": 0}, {"seed": 1}]) == MAX_TRAIN
+    assert member_scores.matrix_max_train([{"max_train": 2000}]) == 2000
+    with pytest.raises(ZeroadError, match="different training caps"):
+        member_scores.matrix_max_train([{"max_train": 2000}, {"seed": 0}])
+
+
+def test_member_scores_recomputed_when_stored_at_another_cap(tmp_path):
+    from zeroad.automl.member_scores import _file, _read, _write, compute_member_scores
+    from zeroad.automl.zeroshot import run_matrix
+
+    specs = [_write_dataset(tmp_path / f"d{i}.npz", i, 2.0 + i) for i in range(2)]
+    matrix_dir = tmp_path / "matrix"
+    run_matrix(specs, ["knn"], matrix_dir, n_random=1, max_train=300)
+    folder = compute_member_scores(matrix_dir, progress=False)
+    path = _file(folder, specs[0])
+    first = _read(path)
+    assert first["max_train"] == 300
+    # The same file as if fitted at another cap: every score is computed again.
+    _write(path, first["y"], first["keys"], np.zeros_like(first["scores"]),
+           first["references"], 2000)
+    compute_member_scores(matrix_dir, progress=False, jobs=2)
+    again = _read(path)
+    assert again["max_train"] == 300 and again["keys"] == first["keys"]
+    np.testing.assert_allclose(again["scores"], first["scores"])

@@ -255,7 +255,8 @@ def cmd_zeroshot_build(args) -> None:
 def cmd_zeroshot_scores(args) -> None:
     from zeroad.automl.member_scores import compute_member_scores
 
-    folder = compute_member_scores(args.results, data_dir=args.data_dir, size=args.size)
+    folder = compute_member_scores(args.results, data_dir=args.data_dir, size=args.size,
+                                   jobs=args.jobs)
     print(f"member scores in {folder}; zeroad zeroshot build now learns whether to combine")
 
 
@@ -407,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "so that build can learn whether combining helps")
     p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
     p.add_argument("--size", type=int, default=8, help="most configs in a portfolio")
+    p.add_argument("--jobs", type=int, default=1, help="datasets scored at once (default 1)")
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_zeroshot_scores)
 

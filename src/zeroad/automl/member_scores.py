@@ -7,7 +7,8 @@ two datasets, as the leave-one-dataset-out evaluations do) can hold, this step
 fits it on each dataset (protocol v1 at the matrix caps, seed 0, test split
 capped at ``MAX_TEST`` rows) and keeps its test scores and the
 :class:`~zeroad.automl.combine.Reference` of its training scores, one compressed
-file per dataset under ``MATRIX/member_scores/``. Reruns compute only what is missing.
+file per dataset under ``MATRIX/member_scores/``, with the training cap it was fitted
+at. Reruns compute only what is missing, and all of a file fitted at another cap.
 """
 
 from __future__ import annotations
@@ -54,69 +55,124 @@ def _file(folder: Path, dataset: str) -> Path:
     return folder / f"{safe_name(dataset)}.npz"
 
 
-def compute_member_scores(results, data_dir=None, size: int = 8, matrix_max_train: int = 2000,
-                          progress: bool = True) -> Path:
-    """Fit each needed config on each dataset of the matrix in ``results``; keep the scores."""
-    from zeroad.automl.zeroshot import load_matrix
-    from zeroad.evaluation.backends.local import load_split
-    from zeroad.registry import build_detector
+def matrix_max_train(rows: list[dict]) -> int:
+    """The training cap a matrix's rows ran with (rows at protocol v1's own caps do not
+    record it); an error if its rows ran with different caps."""
+    from zeroad.data.protocol import MAX_TRAIN
 
+    caps = {row.get("max_train", MAX_TRAIN) for row in rows}
+    if len(caps) != 1:
+        raise ZeroadError(f"the matrix's rows ran with different training caps {sorted(caps)}; "
+                          "member scores need one")
+    return caps.pop()
+
+
+def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool = True,
+                          jobs: int = 1) -> Path:
+    """Fit each needed config on each dataset of the matrix in ``results`` on the same
+    training rows as the matrix (its training cap, read from its rows); keep the scores.
+
+    ``jobs`` datasets are scored at once, each in its own process (one file each, so
+    an interrupted run keeps every file it finished).
+    """
+    from zeroad.automl.zeroshot import load_matrix
+    from zeroad.evaluation.store import ResultsStore
+
+    if jobs < 1:
+        raise ZeroadError(f"jobs must be at least 1, not {jobs}")
     matrix, _, _ = load_matrix(results)
+    max_train = matrix_max_train(ResultsStore(results).rows())
     needed = needed_configs(matrix, size)
     configs = [matrix.configs[i] for i in needed]
     folder = Path(results) / SCORES_DIR
     folder.mkdir(exist_ok=True)
+    work = []
+    for column, dataset in enumerate(matrix.datasets):
+        failed = [_key(*matrix.configs[i]) for i in needed if np.isnan(matrix.auc[i, column])]
+        work.append((folder, dataset, configs, failed, max_train, data_dir))
     started = time.monotonic()
-    for number, dataset in enumerate(matrix.datasets, start=1):
-        path = _file(folder, dataset)
-        stored = _read(path) if path.exists() else None
-        have = set(stored["keys"]) if stored else set()
-        todo = [(d, p) for d, p in configs if _key(d, p) not in have]
-        if not todo:
-            continue
-        # The training rows are the matrix's: the split draws them before the test rows.
-        X_train, X_test, y_test = load_split(dataset, SEED, data_dir,
-                                             max_train=matrix_max_train, max_test=MAX_TEST)
-        column = matrix.datasets.index(dataset)
-        failed_in_matrix = {_key(*matrix.configs[i]) for i in needed
-                            if np.isnan(matrix.auc[i, column])}
-        keys, scores, references = [], [], []
-        for detector, params in todo:
-            try:
-                if _key(detector, params) in failed_in_matrix:
-                    # Failed or over time in the matrix: no fit here (there is no timeout
-                    # in this process), and it counts as failed when combined, as there.
-                    raise RuntimeError("failed in the matrix")
-                model = build_detector(detector, {**params, "calibration_fraction": 0.0,
-                                                  "random_state": SEED}).fit(X_train)
-                test_scores = model.decision_function(X_test)
-                reference = Reference.of(model.decision_scores_)
-            except Exception as exc:  # a config that fails here is never combined
-                log.warning("%s on %s failed: %s", _key(detector, params), dataset, exc)
-                test_scores = np.full(X_test.shape[0], np.nan)
-                reference = Reference(np.nan, np.nan, np.full(N_QUANTILES, np.nan))
-            keys.append(_key(detector, params))
-            scores.append(test_scores)
-            references.append(reference)
-        if stored:
-            keys = stored["keys"] + keys
-            scores = list(stored["scores"]) + scores
-            references = stored["references"] + references
-        _write(path, y_test, keys, scores, references)
-        if progress:
-            print(f"[member scores {number}/{len(matrix.datasets)}, "
-                  f"{time.monotonic() - started:.0f} s] {dataset}: {len(todo)} configs",
-                  file=sys.stderr, flush=True)
+
+    def report(number, dataset, n_done):
+        if progress and n_done:
+            print(f"[member scores {number}/{len(work)}, {time.monotonic() - started:.0f} s] "
+                  f"{dataset}: {n_done} configs", file=sys.stderr, flush=True)
+
+    if jobs == 1:
+        for number, item in enumerate(work, start=1):
+            report(number, item[1], _score_dataset(*item))
+        return folder
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                             initializer=_one_thread) as pool:
+        futures = {pool.submit(_score_dataset, *item): item[1] for item in work}
+        for number, future in enumerate(as_completed(futures), start=1):
+            report(number, futures[future], future.result())
     return folder
 
 
-def _write(path: Path, y, keys, scores, references) -> None:
+def _one_thread() -> None:
+    """Worker set-up: parallel workers share the cores, as the benchmark's workers do."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _score_dataset(folder: Path, dataset: str, configs, failed_in_matrix, max_train: int,
+                   data_dir) -> int:
+    """Score the configs not yet stored for ``dataset``; returns how many it scored."""
+    from zeroad.evaluation.backends.local import load_split
+    from zeroad.registry import build_detector
+
+    path = _file(folder, dataset)
+    stored = _read(path) if path.exists() else None
+    if stored and stored["max_train"] != max_train:
+        log.info("%s: stored scores were fitted with a training cap of %s, the matrix's "
+                 "is %d: computing them again", dataset, stored["max_train"], max_train)
+        stored = None
+    have = set(stored["keys"]) if stored else set()
+    todo = [(d, p) for d, p in configs if _key(d, p) not in have]
+    if not todo:
+        return 0
+    # The training rows are the matrix's: the split draws them before the test rows.
+    X_train, X_test, y_test = load_split(dataset, SEED, data_dir,
+                                         max_train=max_train, max_test=MAX_TEST)
+    keys, scores, references = [], [], []
+    for detector, params in todo:
+        try:
+            if _key(detector, params) in failed_in_matrix:
+                # Failed or over time in the matrix: no fit here (there is no timeout
+                # in this process), and it counts as failed when combined, as there.
+                raise RuntimeError("failed in the matrix")
+            model = build_detector(detector, {**params, "calibration_fraction": 0.0,
+                                              "random_state": SEED}).fit(X_train)
+            test_scores = model.decision_function(X_test)
+            reference = Reference.of(model.decision_scores_)
+        except Exception as exc:  # a config that fails here is never combined
+            log.warning("%s on %s failed: %s", _key(detector, params), dataset, exc)
+            test_scores = np.full(X_test.shape[0], np.nan)
+            reference = Reference(np.nan, np.nan, np.full(N_QUANTILES, np.nan))
+        keys.append(_key(detector, params))
+        scores.append(test_scores)
+        references.append(reference)
+    if stored:
+        keys = stored["keys"] + keys
+        scores = list(stored["scores"]) + scores
+        references = stored["references"] + references
+    _write(path, y_test, keys, scores, references, max_train)
+    return len(todo)
+
+
+def _write(path: Path, y, keys, scores, references, max_train: int) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(
         tmp, y=np.asarray(y, dtype=np.int8), keys=np.array(json.dumps(keys)),
         scores=np.asarray(scores, dtype=np.float32),
         means=np.array([r.mean for r in references]), stds=np.array([r.std for r in references]),
-        quantiles=np.array([r.quantiles for r in references], dtype=np.float64))
+        quantiles=np.array([r.quantiles for r in references], dtype=np.float64),
+        max_train=np.array(max_train))
     tmp.replace(path)
 
 
@@ -125,8 +181,10 @@ def _read(path: Path) -> dict:
         keys = json.loads(str(data["keys"]))
         references = [Reference(float(m), float(s), q) for m, s, q in
                       zip(data["means"], data["stds"], data["quantiles"], strict=True)]
+        # Files written before the cap was recorded have none: they are computed again.
+        max_train = int(data["max_train"]) if "max_train" in data.files else None
         return {"y": data["y"].astype(np.int64), "keys": keys, "scores": data["scores"],
-                "references": references}
+                "references": references, "max_train": max_train}
 
 
 class MemberScores:
