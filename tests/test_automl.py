@@ -140,6 +140,25 @@ def test_build_uses_a_criterion_only_where_leaving_datasets_out_shows_it_helps()
     assert build_portfolio(matrix, meta, size=2, ensemble_size=1)["criterion"]["kind"] is None
 
 
+def test_build_refuses_a_criterion_whose_mean_gain_comes_from_a_few_datasets():
+    # knn ranks first; the criterion picks hbos on six datasets: far better on two of
+    # them, a little worse on four (and knn, as the rule does, on the other four). The
+    # mean rises, but it wins on 2 and loses on 4.
+    configs = [("knn", {"n_neighbors": 5}), ("hbos", {})]
+    datasets = [f"d{i}" for i in range(10)]
+    auc = np.array([[0.5] * 2 + [0.9] * 4 + [0.9] * 4, [0.95] * 2 + [0.88] * 4 + [0.3] * 4])
+    criteria = {"box": np.array([[0.9] * 6 + [0.99] * 4, [0.99] * 6 + [0.9] * 4])}
+    matrix = PerformanceMatrix(configs, datasets, auc, criteria)
+    meta = {d: {n: 0.0 for n in NAMES} for d in datasets}
+    portfolio = build_portfolio(matrix, meta, size=2)
+    scores = portfolio["criterion"]["inner_lodo_mean_normalised_auc"]
+    assert scores["box 2"] > portfolio["selection"]["inner_lodo_mean_normalised_auc"]["0"]
+    assert portfolio["criterion"]["kind"] is None
+    assert portfolio["criterion"]["sign_test"] == {"kind": "box", "top_k": 2, "wins": 2,
+                                                   "losses": 4, "p_value": pytest.approx(57 / 64)}
+    assert "not used" in portfolio["criterion"]["chosen_by"]
+
+
 def test_choose_by_criterion_keeps_the_candidate_that_tells_data_from_noise():
     from zeroad.automl.criteria import choose_by_criterion
 
@@ -318,3 +337,11 @@ def test_member_scores_recomputed_when_stored_at_another_cap(tmp_path):
     again = _read(path)
     assert again["max_train"] == 300 and again["keys"] == first["keys"]
     np.testing.assert_allclose(again["scores"], first["scores"])
+
+
+def test_sign_test_counts_wins_and_losses_and_ignores_ties():
+    from zeroad.automl.portfolio import sign_test
+
+    test = sign_test(np.array([1.0] * 5 + [0.5, 0.9]), np.array([0.9] * 7))
+    assert test == {"wins": 5, "losses": 1, "p_value": pytest.approx(7 / 64)}
+    assert sign_test(np.ones(3), np.ones(3)) == {"wins": 0, "losses": 0, "p_value": 1.0}

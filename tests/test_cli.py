@@ -74,5 +74,11 @@ def test_fit_with_the_auto_detector_says_what_it_chose(tmp_path, capsys, X_norma
     assert model.selection_["chosen"] and len(model.members_) >= 1
     out = capsys.readouterr().out
     assert "chosen by" in out and model.selection_["chosen"][0]["detector"] in out
-    # The shipped portfolio lets a label-free criterion choose; the output says what it saw.
+    # The shipped portfolio uses no criterion (it did not pass the build's sign test); one
+    # asked for chooses among the candidates, and the output says what it saw.
+    assert "criterion" not in model.selection_
+    assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
+                 "criterion=box", "--out", str(tmp_path / "box.zad")]) == 0
+    out = capsys.readouterr().out
     assert "criterion 'box' on" in out and "held-out rows" in out
+    assert zeroad.load(tmp_path / "box.zad").selection_["criterion"]["top_k"] == 20

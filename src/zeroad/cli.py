@@ -247,6 +247,8 @@ def cmd_zeroshot_build(args) -> None:
     print(f"portfolio of {len(portfolio['members'])} configs from "
           f"{len(portfolio['datasets'])} datasets written to {args.out}; selection rule: "
           f"{f'{k} nearest datasets' if k else 'one global ranking'}; AutoDetector {how}")
+    if not criterion["kind"]:
+        print(f"  label-free criterion: {criterion['chosen_by']}")
     for member in portfolio["members"]:
         print(f"  {member['detector']:<12} mean normalised AUC "
               f"{member['mean_normalised_auc']:.4f}  {json.dumps(member['params'])}")

@@ -82,8 +82,15 @@ class AutoDetector(BaseDetector):
         if not candidates:
             raise InputError("this portfolio has no candidates for a criterion to choose "
                              "among; rebuild it with zeroad zeroshot build")
-        top_k = int(learned["top_k"]) if learned["kind"] else len(candidates)
-        return self.criterion, top_k
+        if learned["kind"] == self.criterion:
+            return self.criterion, int(learned["top_k"])
+        # A criterion the build did not use: the number of candidates that served it
+        # best in the build's inner leave-one-dataset-out, else all of them.
+        measured = {int(key.split()[1]): value for key, value
+                    in learned.get("inner_lodo_mean_normalised_auc", {}).items()
+                    if key.split()[0] == self.criterion}
+        top_k = max(measured, key=lambda t: (measured[t], -t)) if measured else len(candidates)
+        return self.criterion, min(top_k, len(candidates))
 
     def _fit_model(self, Xs: np.ndarray) -> None:
         from zeroad.automl.metafeatures import meta_features

@@ -160,9 +160,9 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
                 member_scores=None) -> tuple[dict, dict]:
     """Leave each training dataset out in turn and score every rule on it.
 
-    Returns the mean normalised AUC of each neighbour rule (single choice) and,
-    when ``member_scores`` can score combinations, of each (ensemble size,
-    combine) pair under the best neighbour rule.
+    Returns the normalised AUC on each held-out dataset of each neighbour rule
+    (single choice) and, when ``member_scores`` can score combinations, of each
+    (ensemble size, combine) pair under the best neighbour rule.
     """
     n = ratios.shape[1]
     best_auc = np.nanmax(matrix.auc, axis=0)
@@ -179,10 +179,10 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
             order, _, _ = _rank_members(sub[members], (meta[keep] - mean) / std,
                                         (meta[held] - mean) / std, k)
             rankings[k].append([members[i] for i in order])
-    rule_scores = {k: float(np.mean([ratios[r[0], held] for held, r in enumerate(ranked)]))
+    rule_values = {k: np.array([ratios[r[0], held] for held, r in enumerate(ranked)])
                    for k, ranked in rankings.items()}
-    k_best = max(NEIGHBOUR_CHOICES, key=lambda k: (rule_scores[k], k == 0))
-    ensemble_scores = {}
+    k_best = max(NEIGHBOUR_CHOICES, key=lambda k: (float(rule_values[k].mean()), k == 0))
+    ensemble_values = {}
     if member_scores is not None:
         for size_ in ENSEMBLE_CHOICES:
             for method in COMBINE:
@@ -193,8 +193,8 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
                     chosen = [matrix.configs[i] for i in top_distinct(ranked, detectors, size_)]
                     auc = member_scores.auc(matrix.datasets[held], chosen, method)
                     values.append(auc / best_auc[held])
-                ensemble_scores[(size_, method)] = float(np.mean(values))
-    return rule_scores, ensemble_scores
+                ensemble_values[(size_, method)] = np.array(values)
+    return rule_values, ensemble_values
 
 
 def criterion_pick(ranking: np.ndarray, criterion: np.ndarray, top_k: int) -> int:
@@ -207,8 +207,8 @@ def criterion_pick(ranking: np.ndarray, criterion: np.ndarray, top_k: int) -> in
 
 
 def _inner_lodo_criteria(matrix: PerformanceMatrix, ratios: np.ndarray) -> dict:
-    """Mean normalised AUC, leaving each training dataset out in turn, of choosing by
-    each criterion among the top k configurations of the others' global ranking."""
+    """Normalised AUC on each training dataset, left out in turn, of choosing by each
+    criterion among the top k configurations of the others' global ranking."""
     n = ratios.shape[1]
     # The others' ranking depends only on the held-out dataset: one per fold, not per rule.
     rankings = [np.argsort(-np.delete(ratios, held, axis=1).mean(axis=1), kind="stable")
@@ -216,10 +216,28 @@ def _inner_lodo_criteria(matrix: PerformanceMatrix, ratios: np.ndarray) -> dict:
     scores = {}
     for kind, values in sorted(matrix.criteria.items()):
         for top_k in CRITERION_TOP_K:
-            picked = [ratios[criterion_pick(rankings[held], values[:, held], top_k), held]
-                      for held in range(n)]
-            scores[(kind, top_k)] = float(np.mean(picked))
+            scores[(kind, top_k)] = np.array([
+                ratios[criterion_pick(rankings[held], values[:, held], top_k), held]
+                for held in range(n)])
     return scores
+
+
+# A rule more costly than one model (an ensemble, a criterion) is used only where the
+# inner leave-one-out's one-sided sign test over the training datasets is below this.
+CRITERION_P_VALUE = 0.05
+
+
+def sign_test(values: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    """Does ``values`` beat ``reference`` on more datasets than chance would? Wins and
+    losses (differences within 1e-6 are ties, left out) and the one-sided sign test's
+    p-value, 1.0 with no win or loss."""
+    from scipy.stats import binomtest
+
+    difference = np.asarray(values) - np.asarray(reference)
+    wins, losses = int(np.sum(difference > 1e-6)), int(np.sum(difference < -1e-6))
+    p_value = (binomtest(wins, wins + losses, alternative="greater").pvalue
+               if wins + losses else 1.0)
+    return {"wins": wins, "losses": losses, "p_value": float(p_value)}
 
 
 def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]],
@@ -262,22 +280,41 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
 
     members = greedy_portfolio(ratios, size)
     use_scores = member_scores if ensemble_size is None else None
-    rule_scores, ensemble_scores = _inner_lodo(matrix, ratios, meta_array, size, use_scores)
+    rule_values, ensemble_values = _inner_lodo(matrix, ratios, meta_array, size, use_scores)
+    rule_scores = {k: float(v.mean()) for k, v in rule_values.items()}
+    ensemble_scores = {k: float(v.mean()) for k, v in ensemble_values.items()}
     n_neighbors = max(NEIGHBOUR_CHOICES, key=lambda k: (rule_scores[k], k == 0))
     if ensemble_size is not None:
         ensemble, combine, how = int(ensemble_size), COMBINE[0], "given by the caller"
     elif ensemble_scores:
-        # Ties go to the smaller ensemble: a member must earn its place.
+        # Ties go to the smaller ensemble: a member must earn its place, and as for a
+        # criterion below, on significantly more datasets than it loses on.
         ensemble, combine = max(ensemble_scores,
                                 key=lambda key: (round(ensemble_scores[key], 6), -key[0]))
         how = "leave-one-dataset-out over the training datasets"
+        if ensemble > 1:
+            test = sign_test(ensemble_values[(ensemble, combine)],
+                             ensemble_values[(1, COMBINE[0])])
+            if test["p_value"] >= CRITERION_P_VALUE:
+                best, one = ensemble_scores[(ensemble, combine)], ensemble_scores[(1, COMBINE[0])]
+                how += (f": {ensemble} ({combine}) scored best, {best:.4f} against {one:.4f} "
+                        "for one, but won on "
+                        f"{test['wins']} datasets and lost on {test['losses']} (sign test "
+                        f"p = {test['p_value']:.2f}, not below {CRITERION_P_VALUE}): one")
+                ensemble, combine = 1, COMBINE[0]
     else:
         ensemble, combine, how = 1, COMBINE[0], "no member scores to show that combining helps"
     # What the rule chosen so far scores in the same inner leave-one-out: a criterion
-    # must beat it to be used (ties go to the rule, which fits one model, not top_k).
-    criterion_scores = _inner_lodo_criteria(matrix, ratios) if ensemble_size is None else {}
-    rule_score = (ensemble_scores[(ensemble, combine)] if ensemble > 1 and criterion_scores
-                  else rule_scores[n_neighbors])
+    # must beat it to be used (ties go to the rule, which fits one model, not top_k),
+    # in the mean and on significantly more datasets than it loses on. The mean alone
+    # is carried by a few datasets: in the build on all 33 ADBench datasets, box among
+    # the top 20 led by 0.011 while winning on 9 and losing on 9, and held out it
+    # did not raise the mean AUC (README).
+    criterion_values = _inner_lodo_criteria(matrix, ratios) if ensemble_size is None else {}
+    criterion_scores = {k: float(v.mean()) for k, v in criterion_values.items()}
+    rule_values_now = (ensemble_values[(ensemble, combine)] if ensemble > 1 and criterion_values
+                       else rule_values[n_neighbors])
+    rule_score = float(rule_values_now.mean())
     criterion = {"kind": None, "top_k": 1,
                  "chosen_by": "not measured" if not criterion_scores else
                  "leave-one-dataset-out over the training datasets: no criterion beat "
@@ -287,10 +324,22 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     if criterion_scores:
         kind, top_k = max(criterion_scores,
                           key=lambda key: (round(criterion_scores[key], 6), -key[1]))
-        if round(criterion_scores[(kind, top_k)], 6) > round(rule_score, 6):
+        test = sign_test(criterion_values[(kind, top_k)], rule_values_now)
+        criterion["sign_test"] = {"kind": kind, "top_k": top_k, **test}
+        better = round(criterion_scores[(kind, top_k)], 6) > round(rule_score, 6)
+        if better and test["p_value"] >= CRITERION_P_VALUE:
+            criterion["chosen_by"] = (
+                f"leave-one-dataset-out over the training datasets: the best, {kind} among "
+                f"the top {top_k}, scored {criterion_scores[(kind, top_k)]:.4f} against the "
+                f"rule's {rule_score:.4f} but won on {test['wins']} datasets and lost on "
+                f"{test['losses']} (sign test p = {test['p_value']:.2f}, not below "
+                f"{CRITERION_P_VALUE}): not used")
+        elif better:
             criterion.update(kind=kind, top_k=top_k, chosen_by=(
                 "leave-one-dataset-out over the training datasets: "
-                f"{criterion_scores[(kind, top_k)]:.4f} against the rule's {rule_score:.4f}"))
+                f"{criterion_scores[(kind, top_k)]:.4f} against the rule's {rule_score:.4f}, "
+                f"winning on {test['wins']} datasets and losing on {test['losses']} "
+                f"(sign test p = {test['p_value']:.3f})"))
             ensemble, how = 1, "a criterion chooses one candidate instead"
     order = np.argsort(-ratios.mean(axis=1), kind="stable")[:max(CRITERION_TOP_K)]
     mean, std = _standardise(meta_array)
