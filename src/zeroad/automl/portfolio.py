@@ -224,7 +224,7 @@ def _inner_lodo_criteria(matrix: PerformanceMatrix, ratios: np.ndarray) -> dict:
 
 # A rule more costly than one model (an ensemble, a criterion) is used only where the
 # inner leave-one-out's one-sided sign test over the training datasets is below this.
-CRITERION_P_VALUE = 0.05
+SIGN_TEST_P_VALUE = 0.05
 
 
 def sign_test(values: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
@@ -295,12 +295,12 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         if ensemble > 1:
             test = sign_test(ensemble_values[(ensemble, combine)],
                              ensemble_values[(1, COMBINE[0])])
-            if test["p_value"] >= CRITERION_P_VALUE:
+            if test["p_value"] >= SIGN_TEST_P_VALUE:
                 best, one = ensemble_scores[(ensemble, combine)], ensemble_scores[(1, COMBINE[0])]
                 how += (f": {ensemble} ({combine}) scored best, {best:.4f} against {one:.4f} "
                         "for one, but won on "
                         f"{test['wins']} datasets and lost on {test['losses']} (sign test "
-                        f"p = {test['p_value']:.2f}, not below {CRITERION_P_VALUE}): one")
+                        f"p = {test['p_value']:.2f}, not below {SIGN_TEST_P_VALUE}): one")
                 ensemble, combine = 1, COMBINE[0]
     else:
         ensemble, combine, how = 1, COMBINE[0], "no member scores to show that combining helps"
@@ -327,13 +327,13 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         test = sign_test(criterion_values[(kind, top_k)], rule_values_now)
         criterion["sign_test"] = {"kind": kind, "top_k": top_k, **test}
         better = round(criterion_scores[(kind, top_k)], 6) > round(rule_score, 6)
-        if better and test["p_value"] >= CRITERION_P_VALUE:
+        if better and test["p_value"] >= SIGN_TEST_P_VALUE:
             criterion["chosen_by"] = (
                 f"leave-one-dataset-out over the training datasets: the best, {kind} among "
                 f"the top {top_k}, scored {criterion_scores[(kind, top_k)]:.4f} against the "
                 f"rule's {rule_score:.4f} but won on {test['wins']} datasets and lost on "
                 f"{test['losses']} (sign test p = {test['p_value']:.2f}, not below "
-                f"{CRITERION_P_VALUE}): not used")
+                f"{SIGN_TEST_P_VALUE}): not used")
         elif better:
             criterion.update(kind=kind, top_k=top_k, chosen_by=(
                 "leave-one-dataset-out over the training datasets: "
