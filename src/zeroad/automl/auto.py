@@ -40,8 +40,10 @@ class AutoDetector(BaseDetector):
     criterion : {"box", "shuffle", "none"} or None
         None takes the portfolio's choice (its ``criterion``: a kind of noise and how
         many top candidates, or none). "none" fits the first-ranked member. A kind
-        forces that criterion among the portfolio's top candidates (all of them when
-        the portfolio itself uses none). Used only for a single choice.
+        forces that criterion among the portfolio's top candidates: as many as the
+        portfolio uses with it, else as many as served it best in the build's inner
+        leave-one-dataset-out (all of them when that was not measured). Used only
+        for a single choice.
     scaler, contamination, fpr, calibration_fraction, random_state
         As for every detector. ``scaler="none"`` by default because every
         member brings its own configured scaler.

@@ -19,8 +19,9 @@ zero-shot ``flaml.default`` for supervised learners:
   configurations of the global ranking, of which the new dataset keeps the one
   that best separates its own held-out normal rows from synthetic noise (a
   criterion of :mod:`zeroad.automl.criteria`). It is used only when the same
-  inner leave-one-dataset-out says it beats the rule above, and ``top_k`` and
-  the kind of noise are chosen there too.
+  inner leave-one-dataset-out says it beats the rule above, in the mean and by a
+  sign test over the training datasets (as an ensemble must beat one member),
+  and ``top_k`` and the kind of noise are chosen there too.
 
 A portfolio is a versioned JSON document with its provenance; see
 :func:`build_portfolio` and :func:`select`.
