@@ -288,6 +288,55 @@ def test_matrix_build_and_leave_one_dataset_out_end_to_end(tmp_path):
         run_matrix(specs, ["knn"], tmp_path / "lodo", n_random=0)
 
 
+def _tuned_folder(path, best_by_dataset):
+    from zeroad.evaluation.store import ResultsStore
+
+    store = ResultsStore(path)
+    for dataset, (params, auc) in best_by_dataset.items():
+        for p, a in ((params, auc), ({"n_neighbors": 3}, auc - 0.1)):
+            store.append({"dataset": dataset, "seed": 0, "detector": "knn", "max_train": 2000,
+                          "params": json.dumps(p, sort_keys=True), "auc": a, "error": None})
+    return path
+
+
+def test_tuned_configs_from_several_folders_remember_every_dataset_that_found_them(tmp_path):
+    from zeroad.automl.zeroshot import _tuned_on, matrix_candidates
+
+    shared = {"n_neighbors": 7, "method": "mean"}
+    first = _tuned_folder(tmp_path / "a", {"A": (shared, 0.9), "B": ({"n_neighbors": 40}, 0.8)})
+    second = _tuned_folder(tmp_path / "b", {"C": (shared, 0.7)})
+    candidates = matrix_candidates(["knn"], 0, [first, second])
+    assert [c["origin"] for c in candidates] == ["library_default", "tuned:A", "tuned:B"]
+    assert [_tuned_on(c) for c in candidates] == [set(), {"A", "C"}, {"B"}]
+    # An older candidates file (origin only) counts as tuned on that one dataset.
+    assert _tuned_on({"origin": "tuned:B", "params": {}}) == {"B"}
+
+    auc = np.array([[0.8, 0.8, 0.8, 0.8], [0.95, 0.6, 0.9, 0.7], [0.5, 0.99, 0.5, 0.9]])
+    matrix = PerformanceMatrix([(c["detector"], c["params"]) for c in candidates],
+                               ["A", "B", "C", "D"], auc, tuned_on=map(_tuned_on, candidates))
+    # Leaving A out keeps the shared config (C's search found it too); A and C drop it.
+    assert len(matrix.without(["A"]).configs) == 3
+    assert matrix.without(["A", "C"]).configs == [matrix.configs[0], matrix.configs[2]]
+    assert matrix.without(["B"]).configs == matrix.configs[:2]
+    # Leaving B out of a fold: its own config is gone and D's best is recomputed.
+    valid, ratios = matrix.fold(1)
+    assert valid.tolist() == [True, True, False]
+    assert ratios[2].tolist() == [0, 0, 0, 0] and ratios[0, 3] == 1.0
+    assert matrix.fold(0)[0].all()  # the shared config is also C's
+
+
+def test_lodo_ranks_treat_aucs_equal_to_six_decimals_as_ties():
+    import pandas as pd
+
+    from zeroad.automl.zeroshot import ROLE_ORACLE, summarize_lodo
+
+    table = pd.DataFrame({"a": [0.9, 0.8], "b": [0.9 - 1e-12, 0.8 - 1e-9], "c": [0.95, 0.85],
+                          ROLE_ORACLE: [0.96, 0.9]}, index=["d1", "d2"])
+    summary = summarize_lodo(table)
+    assert summary.loc["a", "mean_rank"] == summary.loc["b", "mean_rank"] == 2.5
+    assert summary.loc["c", "mean_rank"] == 1.0
+
+
 def test_combining_standardises_each_member_by_its_training_scores():
     from zeroad.automl.combine import Reference, combine_scores
 

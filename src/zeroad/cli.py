@@ -225,7 +225,7 @@ def cmd_zeroshot_matrix(args) -> None:
     names = [n for spec in args.datasets for n in expand(spec, args.data_dir)]
     rows = run_matrix(names, args.detectors, args.out, n_random=args.configs, seeds=args.seeds,
                       jobs=_jobs(args), task_timeout=args.task_timeout, data_dir=args.data_dir,
-                      tuned_dir=args.tuned, max_train=args.max_train, max_test=args.max_test,
+                      tuned=args.tuned or (), max_train=args.max_train, max_test=args.max_test,
                       backend=args.backend, address=args.address)
     errors = sum(1 for r in rows if r["error"])
     print(f"{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors); "
@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detectors", nargs="+", required=True)
     p.add_argument("--configs", type=int, default=16,
                    help="random configs per detector, besides its library default")
-    p.add_argument("--tuned", help="folder of zeroad tune trials: add each search's best")
+    p.add_argument("--tuned", nargs="+", metavar="DIR",
+                   help="folders of zeroad tune trials: add each search's best")
     p.add_argument("--out", required=True)
     p.add_argument("--max-train", type=int, default=2000)
     p.add_argument("--max-test", type=int, default=5000)

@@ -38,14 +38,16 @@ def _key(detector: str, params: dict) -> str:
 
 
 def needed_configs(matrix: PerformanceMatrix, size: int = 8) -> list[int]:
-    """Every config in a greedy portfolio of the matrix minus at most two datasets."""
-    ratios = matrix.ratios()
-    n = ratios.shape[1]
+    """Every config in a greedy portfolio of the matrix minus at most two datasets
+    (without the configs that only those datasets' searches found)."""
+    position = {(d, canonical_params(p)): i for i, (d, p) in enumerate(matrix.configs)}
+    n = len(matrix.datasets)
     needed: set[int] = set()
     for left_out in itertools.chain([()], ((i,) for i in range(n)),
                                     itertools.combinations(range(n), 2)):
-        keep = [j for j in range(n) if j not in left_out]
-        needed.update(greedy_portfolio(ratios[:, keep], size))
+        sub = matrix.without([matrix.datasets[j] for j in left_out])
+        needed.update(position[(d, canonical_params(p))]
+                      for d, p in (sub.configs[i] for i in greedy_portfolio(sub.ratios(), size)))
     return sorted(needed)
 
 

@@ -61,11 +61,13 @@ class PerformanceMatrix:
         NaN where not measured; empty when the rows carry none.
     """
 
-    def __init__(self, configs, datasets, auc, criteria=None):
+    def __init__(self, configs, datasets, auc, criteria=None, tuned_on=None):
         self.configs, self.datasets = list(configs), list(datasets)
         self.auc = np.asarray(auc, dtype=np.float64)
         self.criteria = {kind: np.asarray(values, dtype=np.float64)
                          for kind, values in (criteria or {}).items()}
+        self.tuned_on = ([frozenset(t) for t in tuned_on] if tuned_on is not None
+                         else [frozenset()] * len(self.configs))
 
     @classmethod
     def from_rows(cls, rows: list[dict[str, Any]]) -> PerformanceMatrix:
@@ -97,13 +99,40 @@ class PerformanceMatrix:
     def subset(self, datasets) -> PerformanceMatrix:
         index = [self.datasets.index(d) for d in datasets]
         return PerformanceMatrix(self.configs, datasets, self.auc[:, index],
-                                 {kind: v[:, index] for kind, v in self.criteria.items()})
+                                 {kind: v[:, index] for kind, v in self.criteria.items()},
+                                 self.tuned_on)
 
     def rows(self, index) -> PerformanceMatrix:
         """The configurations at positions ``index``, on every dataset."""
         index = list(index)
         return PerformanceMatrix([self.configs[i] for i in index], self.datasets,
-                                 self.auc[index], {k: v[index] for k, v in self.criteria.items()})
+                                 self.auc[index], {k: v[index] for k, v in self.criteria.items()},
+                                 [self.tuned_on[i] for i in index])
+
+    def with_tuned_on(self, tuned_on) -> PerformanceMatrix:
+        """The same matrix, recording which searches found each config."""
+        return PerformanceMatrix(self.configs, self.datasets, self.auc, self.criteria, tuned_on)
+
+    def without(self, datasets) -> PerformanceMatrix:
+        """The matrix as if ``datasets`` had never been seen: their columns go, and so
+        does every config that only searches on them found (their labels chose it)."""
+        gone = frozenset(datasets)
+        keep = [i for i, found in enumerate(self.tuned_on) if not found or found - gone]
+        kept = self.rows(keep).subset([d for d in self.datasets if d not in gone])
+        return kept.with_tuned_on([found - gone for found in kept.tuned_on])
+
+    def fold(self, held: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dataset ``held`` (a column) left out, for a leave-one-out on this matrix: which
+        configs would still exist (a boolean per row) and their normalised AUC on every
+        column, computed among those configs only (0 for the others)."""
+        name = self.datasets[held]
+        valid = np.array([not found or bool(found - {name}) for found in self.tuned_on],
+                         dtype=bool)
+        if valid.all():
+            return valid, self.ratios()
+        ratios = np.zeros_like(self.auc)
+        ratios[valid] = self.rows(np.flatnonzero(valid)).ratios()
+        return valid, ratios
 
     def ratios(self) -> np.ndarray:
         """Normalised AUC: AUC / the best AUC on that dataset; failures count as 0."""
@@ -166,12 +195,17 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
     (ensemble size, combine) pair under the best neighbour rule.
     """
     n = ratios.shape[1]
-    best_auc = np.nanmax(matrix.auc, axis=0)
     detectors = [d for d, _ in matrix.configs]
     rankings = {k: [] for k in NEIGHBOUR_CHOICES}
+    held_ratios, held_best = [], []
     for held in range(n):
         keep = np.array([j for j in range(n) if j != held])
-        sub = ratios[:, keep]
+        # Configs that only the held-out dataset's own search found do not exist in
+        # this fold; the others' normalised AUC is recomputed without them.
+        valid, fold_ratios = matrix.fold(held)
+        held_ratios.append(fold_ratios[:, held])
+        held_best.append(np.nanmax(matrix.auc[valid, held]))
+        sub = fold_ratios[:, keep]
         # A dataset's ratios depend on its own column only: dropping the column leaves
         # no trace of the held-out dataset in what the rule is learned from.
         members = greedy_portfolio(sub, size)
@@ -180,7 +214,7 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
             order, _, _ = _rank_members(sub[members], (meta[keep] - mean) / std,
                                         (meta[held] - mean) / std, k)
             rankings[k].append([members[i] for i in order])
-    rule_values = {k: np.array([ratios[r[0], held] for held, r in enumerate(ranked)])
+    rule_values = {k: np.array([held_ratios[held][r[0]] for held, r in enumerate(ranked)])
                    for k, ranked in rankings.items()}
     k_best = max(NEIGHBOUR_CHOICES, key=lambda k: (float(rule_values[k].mean()), k == 0))
     ensemble_values = {}
@@ -193,7 +227,7 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
                 for held, ranked in enumerate(rankings[k_best]):
                     chosen = [matrix.configs[i] for i in top_distinct(ranked, detectors, size_)]
                     auc = member_scores.auc(matrix.datasets[held], chosen, method)
-                    values.append(auc / best_auc[held])
+                    values.append(auc / held_best[held])
                 ensemble_values[(size_, method)] = np.array(values)
     return rule_values, ensemble_values
 
@@ -211,14 +245,19 @@ def _inner_lodo_criteria(matrix: PerformanceMatrix, ratios: np.ndarray) -> dict:
     """Normalised AUC on each training dataset, left out in turn, of choosing by each
     criterion among the top k configurations of the others' global ranking."""
     n = ratios.shape[1]
-    # The others' ranking depends only on the held-out dataset: one per fold, not per rule.
-    rankings = [np.argsort(-np.delete(ratios, held, axis=1).mean(axis=1), kind="stable")
-                for held in range(n)]
+    # The others' ranking depends only on the held-out dataset: one per fold, not per
+    # rule. Configs that only the held-out dataset's search found are not in it.
+    rankings, held_ratios = [], []
+    for held in range(n):
+        valid, fold_ratios = matrix.fold(held)
+        order = np.argsort(-np.delete(fold_ratios, held, axis=1).mean(axis=1), kind="stable")
+        rankings.append(order[valid[order]])
+        held_ratios.append(fold_ratios[:, held])
     scores = {}
     for kind, values in sorted(matrix.criteria.items()):
         for top_k in CRITERION_TOP_K:
             scores[(kind, top_k)] = np.array([
-                ratios[criterion_pick(rankings[held], values[:, held], top_k), held]
+                held_ratios[held][criterion_pick(rankings[held], values[:, held], top_k)]
                 for held in range(n)])
     return scores
 

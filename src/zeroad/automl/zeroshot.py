@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MATRIX_MAX_TRAIN = 2000
 MATRIX_MAX_TEST = 5000
 CANDIDATES_FILE = "candidates.json"
+RANK_DECIMALS = 6
 META_FILE = "meta_features.json"
 
 
@@ -54,31 +55,54 @@ def dataset_meta_features(datasets: list[str], data_dir=None,
     return out
 
 
-def matrix_candidates(detectors: list[str], n_random: int, tuned_dir=None) -> list[dict]:
-    """Candidate configs and their origin: library default, random sample or tuned on a dataset."""
-    candidates, seen = [], set()
+def matrix_candidates(detectors: list[str], n_random: int, tuned=()) -> list[dict]:
+    """Candidate configs and their origin: library default, random sample or tuned on datasets.
 
-    def add(detector, params, origin):
+    ``tuned`` is a list of folders of ``zeroad tune`` trials; each search's best
+    config is added. A config that several searches found is one candidate whose
+    ``tuned_on`` lists their datasets.
+    """
+    candidates, seen = [], {}
+
+    def add(detector, params, origin, tuned_on=None):
         key = (detector, canonical_params(params))
-        if key not in seen:
-            seen.add(key)
-            candidates.append({"detector": detector, "params": params, "origin": origin})
+        if key in seen:
+            earlier = seen[key]
+            if tuned_on and "tuned_on" in earlier:
+                earlier["tuned_on"] = sorted(set(earlier["tuned_on"]) | {tuned_on})
+            return
+        candidate = {"detector": detector, "params": params, "origin": origin}
+        if tuned_on:
+            candidate["tuned_on"] = [tuned_on]
+        seen[key] = candidate
+        candidates.append(candidate)
 
     for detector in detectors:
         for i, params in enumerate(candidate_configs(detector, n_random)):
             add(detector, params, "library_default" if i == 0 else "random")
-    if tuned_dir is not None:
+    if isinstance(tuned, (str, Path)):
+        tuned = [tuned]
+    if tuned:
         from zeroad.automl.tune import best_tuned
 
-        for best in best_tuned(tuned_dir):
-            if best["detector"] in detectors:
-                add(best["detector"], best["params"], f"tuned:{best['dataset']}")
+        for folder in tuned:
+            for best in best_tuned(folder):
+                if best["detector"] in detectors:
+                    add(best["detector"], best["params"], f"tuned:{best['dataset']}",
+                        tuned_on=best["dataset"])
     return candidates
+
+
+def _tuned_on(candidate: dict) -> set:
+    """The datasets whose searches found a candidate (none for a library default or random one)."""
+    if not candidate["origin"].startswith("tuned:"):
+        return set()
+    return set(candidate.get("tuned_on", [candidate["origin"].removeprefix("tuned:")]))
 
 
 def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 16,
                seeds=(0,), jobs: int | None = 1, task_timeout: float | None = None, data_dir=None,
-               tuned_dir=None, max_train: int = MATRIX_MAX_TRAIN,
+               tuned=(), max_train: int = MATRIX_MAX_TRAIN,
                max_test: int = MATRIX_MAX_TEST, backend: str = "local",
                address: str | None = None) -> list[dict]:
     """Evaluate every candidate config on every dataset; resumable like any benchmark.
@@ -96,10 +120,14 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
     out = Path(out)
     store = ResultsStore(out)
     candidates_path = out / CANDIDATES_FILE
-    candidates = matrix_candidates(detectors, n_random, tuned_dir)
+    candidates = matrix_candidates(detectors, n_random, tuned)
     if candidates_path.exists():  # a resumed run keeps the candidates it started with
         earlier = json.loads(candidates_path.read_text())
-        known = {(c["detector"], canonical_params(c["params"])) for c in earlier}
+        known = {(c["detector"], canonical_params(c["params"])): c for c in earlier}
+        for c in candidates:
+            old = known.get((c["detector"], canonical_params(c["params"])))
+            if old is not None and _tuned_on(old) and _tuned_on(c):
+                old["tuned_on"] = sorted(_tuned_on(old) | _tuned_on(c))
         candidates = earlier + [c for c in candidates
                                 if (c["detector"], canonical_params(c["params"])) not in known]
     candidates_path.write_text(json.dumps(candidates, indent=1) + "\n")
@@ -123,8 +151,12 @@ def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
             raise ZeroadError(f"{results} is not a matrix folder (no {name}); "
                               "make one with zeroad zeroshot matrix")
     rows = ResultsStore(results).rows()
-    return (PerformanceMatrix.from_rows(rows), json.loads((results / META_FILE).read_text()),
-            json.loads((results / CANDIDATES_FILE).read_text()))
+    candidates = json.loads((results / CANDIDATES_FILE).read_text())
+    found_on = {(c["detector"], canonical_params(c["params"])): _tuned_on(c) for c in candidates}
+    matrix = PerformanceMatrix.from_rows(rows)
+    matrix = matrix.with_tuned_on([found_on.get((d, canonical_params(p)), set())
+                                   for d, p in matrix.configs])
+    return matrix, json.loads((results / META_FILE).read_text()), candidates
 
 
 def safe_name(dataset: str) -> str:
@@ -172,11 +204,7 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
     unknown = exclude - set(matrix.datasets)
     if unknown:
         raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {folder.path}")
-    tainted = {(c["detector"], canonical_params(c["params"])) for c in folder.candidates
-               if c["origin"].removeprefix("tuned:") in exclude}
-    keep = [i for i, (d, p) in enumerate(matrix.configs)
-            if (d, canonical_params(p)) not in tainted]
-    kept = matrix.rows(keep).subset([d for d in matrix.datasets if d not in exclude])
+    kept = matrix.without(exclude)
     return build_portfolio(kept, folder.meta, size=size, ensemble_size=ensemble_size,
                            member_scores=folder.member_scores,
                            provenance=provenance(command, results=str(folder.path),
@@ -292,13 +320,18 @@ def library_oracle(table) -> Any:
 
 
 def summarize_lodo(table) -> Any:
-    """Per role: mean AUC over datasets, mean rank (oracles excluded from the ranking), coverage."""
+    """Per role: mean AUC over datasets, mean rank (oracles excluded from the ranking), coverage.
+
+    AUCs are ranked at 6 decimals (``RANK_DECIMALS``): the same config run twice can
+    differ in the last bits (summation order, tied distances), which is not a win.
+    """
     import pandas as pd
 
     table = table.copy()
     table["oracle: best library default (test labels)"] = library_oracle(table)
     oracles = [c for c in table.columns if c.startswith("oracle")]
-    ranked = table.drop(columns=oracles).rank(axis=1, ascending=False, na_option="bottom")
+    ranked = table.drop(columns=oracles).round(RANK_DECIMALS).rank(axis=1, ascending=False,
+                                                                   na_option="bottom")
     summary = pd.DataFrame({"mean_auc": table.mean(), "datasets": table.notna().sum(),
                             "mean_rank": ranked.mean()})
     zeroad_oracle = table[ROLE_ORACLE]
