@@ -325,6 +325,73 @@ def test_tuned_configs_from_several_folders_remember_every_dataset_that_found_th
     assert matrix.fold(0)[0].all()  # the shared config is also C's
 
 
+def test_tuned_configs_stay_only_for_detectors_whose_default_generalises_better_with_them():
+    from zeroad.automl.portfolio import choose_tuned_pools
+
+    configs = [("a", {}), ("a", {"t": 1}), ("a", {"t": 2}), ("b", {}), ("b", {"t": 1})]
+    auc = np.array([[0.8, 0.8, 0.8, 0.8],      # a's library default
+                    [1.0, 0.85, 0.85, 0.5],    # a, tuned on D1: good on most, bad on D4
+                    [0.9, 1.0, 0.9, 0.3],      # a, tuned on D2: best mean, worst on D4
+                    [0.5, 0.5, 0.5, 0.5],      # b's library default
+                    [0.9, 0.9, 0.9, 0.9]])     # b, tuned on D1: better everywhere
+    tuned_on = [set(), {"D1"}, {"D2"}, set(), {"D1"}]
+    matrix = PerformanceMatrix(configs, ["D1", "D2", "D3", "D4"], auc, tuned_on=tuned_on)
+    kept, decided = choose_tuned_pools(matrix)
+    assert kept.configs == [configs[0], configs[3], configs[4]]
+    assert decided["a"]["kept"] is False and decided["b"]["kept"] is True
+    assert decided["a"]["tuned_configs"] == 2
+    a = decided["a"]["inner_lodo_mean_normalised_auc"]
+    assert a["with tuned"] < a["without tuned"]
+    # The build's defaults follow: a's library default, b's tuned config.
+    portfolio = build_portfolio(matrix, {d: dict.fromkeys(NAMES, float(i)) for i, d in
+                                         enumerate(matrix.datasets)})
+    assert portfolio["defaults"] == {"a": {}, "b": {"t": 1}}
+    assert portfolio["tuned_configs"]["b"]["kept"] is True
+
+
+def test_member_scores_cover_every_config_a_build_with_tuned_configs_scores():
+    from zeroad.automl.member_scores import needed_configs
+    from zeroad.evaluation.tasks import canonical_params
+
+    # Seed 4: a matrix on which an earlier version missed configs (it decided which
+    # tuned configs stay on the matrix minus both datasets of an inner fold).
+    rng = np.random.default_rng(4)
+    datasets = [f"D{i}" for i in range(6)]
+    configs = [("a", {"i": i}) for i in range(4)] + [("b", {"i": i}) for i in range(4)]
+    tuned_on = [set()] * 2 + [{d} for d in datasets[:2]] + [set()] * 2 + [{d} for d in
+                                                                           datasets[2:4]]
+    matrix = PerformanceMatrix(configs, datasets, rng.uniform(0.5, 1.0, (8, 6)),
+                               tuned_on=tuned_on)
+    needed = {(d, canonical_params(p)) for d, p in (configs[i] for i in needed_configs(matrix))}
+
+    class Scores:  # answers only for the configs the scores step computed
+        def auc(self, dataset, chosen, method):
+            missing = {(d, canonical_params(p)) for d, p in chosen} - needed
+            assert not missing, f"no stored scores of {missing}"
+            return 0.9
+
+    meta = {d: dict.fromkeys(NAMES, float(i)) for i, d in enumerate(datasets)}
+    for left_out in [[], *([d] for d in datasets)]:
+        build_portfolio(matrix.without(left_out), meta, size=3, member_scores=Scores())
+
+
+def test_builds_use_tuned_configs_only_when_asked(tmp_path):
+    from zeroad.automl.zeroshot import MatrixFolder, build_from_results
+
+    configs = [("b", {}), ("b", {"t": 1})]
+    matrix = PerformanceMatrix(configs, ["D1", "D2", "D3"], [[0.5] * 3, [0.9] * 3],
+                               tuned_on=[set(), {"D1"}])
+    meta = {d: dict.fromkeys(NAMES, float(i)) for i, d in enumerate(matrix.datasets)}
+    folder = MatrixFolder(tmp_path, matrix, meta, [], [0], None)
+    plain = build_from_results(folder)
+    assert plain["defaults"] == {"b": {}} and "tuned_configs" not in plain
+    assert plain["provenance"]["configs"] == 1
+    tuned = build_from_results(folder, with_tuned=True)
+    assert tuned["defaults"] == {"b": {"t": 1}} and tuned["tuned_configs"]["b"]["kept"]
+    # Held out, D1's own search is gone, and nothing else found that config.
+    assert build_from_results(folder, exclude=["D1"], with_tuned=True)["defaults"] == {"b": {}}
+
+
 def test_lodo_ranks_treat_aucs_equal_to_six_decimals_as_ties():
     import pandas as pd
 

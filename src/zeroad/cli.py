@@ -236,7 +236,8 @@ def cmd_zeroshot_build(args) -> None:
     from zeroad.automl.zeroshot import build_from_results
 
     portfolio = build_from_results(args.results, exclude=args.exclude or (), size=args.size,
-                                   ensemble_size=args.ensemble_size, command=sys.argv)
+                                   ensemble_size=args.ensemble_size, command=sys.argv,
+                                   with_tuned=args.with_tuned)
     Path(args.out).write_text(json.dumps(portfolio, indent=1) + "\n")
     k = portfolio["selection"]["n_neighbors"]
     criterion = portfolio["criterion"]
@@ -249,6 +250,11 @@ def cmd_zeroshot_build(args) -> None:
           f"{f'{k} nearest datasets' if k else 'one global ranking'}; AutoDetector {how}")
     if not criterion["kind"]:
         print(f"  label-free criterion: {criterion['chosen_by']}")
+    for detector, pool in portfolio.get("tuned_configs", {}).items():
+        scores = pool["inner_lodo_mean_normalised_auc"]
+        print(f"  {detector}: {pool['tuned_configs']} tuned configs "
+              f"{'kept' if pool['kept'] else 'left out'} (leave-one-dataset-out "
+              f"{scores['with tuned']:.4f} with them, {scores['without tuned']:.4f} without)")
     for member in portfolio["members"]:
         print(f"  {member['detector']:<12} mean normalised AUC "
               f"{member['mean_normalised_auc']:.4f}  {json.dumps(member['params'])}")
@@ -268,7 +274,8 @@ def cmd_zeroshot_evaluate(args) -> None:
     table = evaluate_lodo(args.results, args.out, args.detectors, seeds=args.seeds,
                           jobs=_jobs(args), task_timeout=args.task_timeout,
                           data_dir=args.data_dir, reuse=args.reuse, command=sys.argv,
-                          backend=args.backend, address=args.address)
+                          backend=args.backend, address=args.address,
+                          with_tuned=args.with_tuned)
     out = Path(args.out)
     table.to_csv(out / "per_dataset_auc.csv", float_format="%.4f")
     text = format_lodo(summarize_lodo(table))
@@ -405,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble-size", type=int, default=None,
                    help="members AutoDetector combines by default (default: learned from "
                         "the member scores, or 1 without them)")
+    p.add_argument("--with-tuned", action="store_true",
+                   help="also use the configs zeroad tune searches found (matrix --tuned); "
+                        "per detector, only if leave-one-dataset-out says they help")
     p.set_defaults(func=cmd_zeroshot_build)
 
     p = zsub.add_parser("scores", help="store test scores of the configs portfolios can pick, "
@@ -423,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="detectors whose learned and library defaults are compared")
     p.add_argument("--reuse", nargs="+", help="benchmark folders whose rows stand in for "
                                               "identical tasks")
+    p.add_argument("--with-tuned", action="store_true",
+                   help="also use the configs zeroad tune searches found (matrix --tuned); "
+                        "per detector, only if leave-one-dataset-out says they help")
     run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_zeroshot_evaluate)
 

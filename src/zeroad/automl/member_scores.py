@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroad.automl.combine import N_QUANTILES, Reference, combine_scores
-from zeroad.automl.portfolio import PerformanceMatrix, greedy_portfolio
+from zeroad.automl.portfolio import PerformanceMatrix, choose_tuned_pools, greedy_portfolio
 from zeroad.errors import ZeroadError
 from zeroad.evaluation.tasks import canonical_params
 
@@ -38,16 +38,22 @@ def _key(detector: str, params: dict) -> str:
 
 
 def needed_configs(matrix: PerformanceMatrix, size: int = 8) -> list[int]:
-    """Every config in a greedy portfolio of the matrix minus at most two datasets
-    (without the configs that only those datasets' searches found)."""
+    """Every config in a greedy portfolio that a build can score: on the matrix or on it
+    minus one dataset (a leave-one-dataset-out build), and in each of their inner
+    leave-one-out folds, as :func:`~zeroad.automl.portfolio.build_portfolio` forms them
+    (the tuned configs that :func:`~zeroad.automl.portfolio.choose_tuned_pools` keeps,
+    without those that only the left-out datasets' searches found)."""
     position = {(d, canonical_params(p)): i for i, (d, p) in enumerate(matrix.configs)}
-    n = len(matrix.datasets)
     needed: set[int] = set()
-    for left_out in itertools.chain([()], ((i,) for i in range(n)),
-                                    itertools.combinations(range(n), 2)):
-        sub = matrix.without([matrix.datasets[j] for j in left_out])
+    for left_out in itertools.chain([()], ([d] for d in matrix.datasets)):
+        pooled, _ = choose_tuned_pools(matrix.without(left_out))
+        chosen = list(greedy_portfolio(pooled.ratios(), size))
+        n = len(pooled.datasets)
+        for held in range(n):
+            _, fold_ratios = pooled.fold(held)
+            chosen += greedy_portfolio(fold_ratios[:, [j for j in range(n) if j != held]], size)
         needed.update(position[(d, canonical_params(p))]
-                      for d, p in (sub.configs[i] for i in greedy_portfolio(sub.ratios(), size)))
+                      for d, p in (pooled.configs[i] for i in chosen))
     return sorted(needed)
 
 

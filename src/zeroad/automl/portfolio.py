@@ -232,6 +232,45 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
     return rule_values, ensemble_values
 
 
+def _default_of(fold_ratios: np.ndarray, held: int, rows: np.ndarray) -> float:
+    """Normalised AUC on ``held`` of the row among ``rows`` best on the other datasets."""
+    mean = np.delete(fold_ratios[rows], held, axis=1).mean(axis=1)
+    return float(fold_ratios[rows[int(np.argmax(mean))], held])
+
+
+def choose_tuned_pools(matrix: PerformanceMatrix) -> tuple[PerformanceMatrix, dict]:
+    """Per detector with tuned configs: keep them only if its learned default generalises
+    better with them, by leave-one-dataset-out over the matrix's datasets.
+
+    A search's best config is excellent on its own dataset, and among many such
+    configs the one with the best mean over the training datasets is not always the
+    best on a new one (the more candidates, the more the best mean flatters). So
+    for each detector the learned default (best mean normalised AUC) is chosen,
+    each dataset left out in turn, among its library default and random samples
+    only, and among those plus its tuned configs; the tuned configs stay only if
+    that scores higher in the mean (ties: without). Returns the matrix without
+    the tuned configs that are dropped, and what was measured per detector.
+    """
+    detectors = np.array([d for d, _ in matrix.configs])
+    tuned = np.array([bool(found) for found in matrix.tuned_on])
+    decided, drop = {}, np.zeros(len(matrix.configs), dtype=bool)
+    folds = [matrix.fold(held) for held in range(len(matrix.datasets))]
+    for detector in sorted(set(detectors[tuned])):
+        mine = detectors == detector
+        if not (mine & ~tuned).any():  # nothing but tuned configs: nothing to compare
+            continue
+        values = {pool: float(np.mean([_default_of(fold_ratios, held, np.flatnonzero(rows & valid))
+                                       for held, (valid, fold_ratios) in enumerate(folds)]))
+                  for pool, rows in (("with", mine), ("without", mine & ~tuned))}
+        keep = round(values["with"], 6) > round(values["without"], 6)
+        if not keep:
+            drop |= mine & tuned
+        decided[detector] = {"tuned_configs": int((mine & tuned).sum()), "kept": bool(keep),
+                             "inner_lodo_mean_normalised_auc": {
+                                 f"{pool} tuned": v for pool, v in values.items()}}
+    return matrix.rows(np.flatnonzero(~drop)), decided
+
+
 def criterion_pick(ranking: np.ndarray, criterion: np.ndarray, top_k: int) -> int:
     """The row a criterion picks: of the first ``top_k`` rows of ``ranking`` (rows by mean
     ratio over the training datasets, best first), the one with the highest ``criterion``
@@ -305,6 +344,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     missing = [d for d in matrix.datasets if d not in meta]
     if missing:
         raise ZeroadError(f"no meta-features for {missing}")
+    matrix, tuned_pools = choose_tuned_pools(matrix)
     ratios = matrix.ratios()
     meta_array = np.array([[meta[d][name] for name in META_NAMES] for d in matrix.datasets])
 
@@ -405,6 +445,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         "candidates": [{"detector": matrix.configs[i][0], "params": matrix.configs[i][1],
                         "mean_normalised_auc": float(ratios[i].mean())} for i in order],
         "criterion": criterion,
+        **({"tuned_configs": tuned_pools} if tuned_pools else {}),
     }
 
 

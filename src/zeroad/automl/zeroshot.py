@@ -187,12 +187,14 @@ class MatrixFolder:
 
 
 def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | None = None,
-                       command=None) -> dict[str, Any]:
+                       command=None, with_tuned: bool = False) -> dict[str, Any]:
     """A portfolio from a matrix folder (a path or a :class:`MatrixFolder`), leaving out
     the datasets in ``exclude``.
 
-    Configurations tuned on an excluded dataset are left out too: its labels
-    must not reach what is applied to it. With the folder's member scores
+    The configs that ``zeroad tune`` searches found are used only ``with_tuned``
+    (held out, they made the learned defaults worse: README), and then those that
+    only an excluded dataset's searches found are left out too: its labels must
+    not reach what is applied to it. With the folder's member scores
     (``zeroad zeroshot scores``) and no ``ensemble_size``, whether and how to
     combine members is learned too.
     """
@@ -205,6 +207,8 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
     if unknown:
         raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {folder.path}")
     kept = matrix.without(exclude)
+    if not with_tuned:
+        kept = kept.rows([i for i, found in enumerate(kept.tuned_on) if not found])
     return build_portfolio(kept, folder.meta, size=size, ensemble_size=ensemble_size,
                            member_scores=folder.member_scores,
                            provenance=provenance(command, results=str(folder.path),
@@ -226,7 +230,8 @@ def _content_digest(portfolio: dict) -> str:
 
 
 def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
-              ensemble_size: int | None = None) -> list[tuple[Task, str]]:
+              ensemble_size: int | None = None,
+              with_tuned: bool = False) -> list[tuple[Task, str]]:
     """Every (task, role) of the leave-one-dataset-out evaluation; writes the portfolios."""
     from zeroad.registry import get_spec
 
@@ -238,7 +243,7 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
     for number, dataset in enumerate(matrix.datasets):
         safe = safe_name(dataset)[-60:]
         portfolio = build_from_results(folder, exclude=[dataset], size=size,
-                                       ensemble_size=ensemble_size)
+                                       ensemble_size=ensemble_size, with_tuned=with_tuned)
         # The digest in the name is part of the task's identity: a portfolio that
         # decides differently is a new task, never mistaken for a finished one.
         path = portfolio_dir / f"{number:02d}_{safe}_{_content_digest(portfolio)}.json"
@@ -268,7 +273,8 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
 def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int | None = 1,
                   task_timeout: float | None = None, data_dir=None, reuse=None,
                   size: int = 8, ensemble_size: int | None = None, command=None,
-                  backend: str = "local", address: str | None = None):
+                  backend: str = "local", address: str | None = None,
+                  with_tuned: bool = False):
     """Run the leave-one-dataset-out plan (resumable) and return its table of roles.
 
     ``reuse`` names results folders (e.g. an earlier ``zeroad benchmark`` of the
@@ -280,7 +286,7 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
 
     runner = make_backend(backend, address=address, jobs=jobs, task_timeout=task_timeout,
                           data_dir=data_dir)  # first: a missing Ray fails before any work
-    plan = lodo_plan(results, out, detectors, seeds, size, ensemble_size)
+    plan = lodo_plan(results, out, detectors, seeds, size, ensemble_size, with_tuned)
     store = ResultsStore(out)
     wanted = {task.key for task, _ in plan}
     if reuse:
