@@ -324,6 +324,10 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
                     provenance: dict | None = None, member_scores=None) -> dict[str, Any]:
     """Learn defaults, a portfolio and its selection rule from ``matrix`` and ``meta``.
 
+    Configs that ``zeroad tune`` searches found (``matrix.tuned_on``) stay only for
+    the detectors where :func:`choose_tuned_pools` says they help; every inner
+    leave-one-out fold leaves out those that only its held-out dataset's search found.
+
     Parameters
     ----------
     matrix : the performance matrix of the training datasets
