@@ -349,13 +349,15 @@ def test_tuned_configs_stay_only_for_detectors_whose_default_generalises_better_
     assert portfolio["tuned_configs"]["b"]["kept"] is True
 
 
-def test_member_scores_cover_every_config_a_build_with_tuned_configs_scores():
+# Matrices on which earlier versions missed configs: seed 4, one that decided which
+# tuned configs stay on the matrix minus both datasets of an inner fold; seed 37, one
+# that forgot the default builds, which use no tuned config.
+@pytest.mark.parametrize("seed", [4, 37])
+def test_member_scores_cover_every_config_a_build_with_tuned_configs_scores(seed):
     from zeroad.automl.member_scores import needed_configs
     from zeroad.evaluation.tasks import canonical_params
 
-    # Seed 4: a matrix on which an earlier version missed configs (it decided which
-    # tuned configs stay on the matrix minus both datasets of an inner fold).
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(seed)
     datasets = [f"D{i}" for i in range(6)]
     configs = [("a", {"i": i}) for i in range(4)] + [("b", {"i": i}) for i in range(4)]
     tuned_on = [set()] * 2 + [{d} for d in datasets[:2]] + [set()] * 2 + [{d} for d in
@@ -372,7 +374,9 @@ def test_member_scores_cover_every_config_a_build_with_tuned_configs_scores():
 
     meta = {d: dict.fromkeys(NAMES, float(i)) for i, d in enumerate(datasets)}
     for left_out in [[], *([d] for d in datasets)]:
-        build_portfolio(matrix.without(left_out), meta, size=3, member_scores=Scores())
+        seen = matrix.without(left_out)
+        for built_on in (seen, seen.untuned()):  # with tuned configs, and by default
+            build_portfolio(built_on, meta, size=3, member_scores=Scores())
 
 
 def test_builds_use_tuned_configs_only_when_asked(tmp_path):

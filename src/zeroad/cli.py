@@ -291,6 +291,10 @@ def cmd_zeroshot_criteria(args) -> None:
     print(text)
 
 
+WITH_TUNED_HELP = ("also use the configs zeroad tune searches found (matrix --tuned); "
+                   "per detector, only if leave-one-dataset-out says they help")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from zeroad._version import __version__
     from zeroad.evaluation.backends import BACKENDS
@@ -412,9 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble-size", type=int, default=None,
                    help="members AutoDetector combines by default (default: learned from "
                         "the member scores, or 1 without them)")
-    p.add_argument("--with-tuned", action="store_true",
-                   help="also use the configs zeroad tune searches found (matrix --tuned); "
-                        "per detector, only if leave-one-dataset-out says they help")
+    p.add_argument("--with-tuned", action="store_true", help=WITH_TUNED_HELP)
     p.set_defaults(func=cmd_zeroshot_build)
 
     p = zsub.add_parser("scores", help="store test scores of the configs portfolios can pick, "
@@ -433,9 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="detectors whose learned and library defaults are compared")
     p.add_argument("--reuse", nargs="+", help="benchmark folders whose rows stand in for "
                                               "identical tasks")
-    p.add_argument("--with-tuned", action="store_true",
-                   help="also use the configs zeroad tune searches found (matrix --tuned); "
-                        "per detector, only if leave-one-dataset-out says they help")
+    p.add_argument("--with-tuned", action="store_true", help=WITH_TUNED_HELP)
     run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_zeroshot_evaluate)
 

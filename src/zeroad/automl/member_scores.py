@@ -40,20 +40,26 @@ def _key(detector: str, params: dict) -> str:
 def needed_configs(matrix: PerformanceMatrix, size: int = 8) -> list[int]:
     """Every config in a greedy portfolio that a build can score: on the matrix or on it
     minus one dataset (a leave-one-dataset-out build), and in each of their inner
-    leave-one-out folds, as :func:`~zeroad.automl.portfolio.build_portfolio` forms them
-    (the tuned configs that :func:`~zeroad.automl.portfolio.choose_tuned_pools` keeps,
-    without those that only the left-out datasets' searches found)."""
+    leave-one-out folds, as :func:`~zeroad.automl.portfolio.build_portfolio` forms them.
+    Both kinds of build count: without tuned configs (the default) and with the ones
+    :func:`~zeroad.automl.portfolio.choose_tuned_pools` keeps (``--with-tuned``), in
+    both without those that only the left-out datasets' searches found."""
     position = {(d, canonical_params(p)): i for i, (d, p) in enumerate(matrix.configs)}
     needed: set[int] = set()
     for left_out in itertools.chain([()], ([d] for d in matrix.datasets)):
-        pooled, _ = choose_tuned_pools(matrix.without(left_out))
-        chosen = list(greedy_portfolio(pooled.ratios(), size))
-        n = len(pooled.datasets)
-        for held in range(n):
-            _, fold_ratios = pooled.fold(held)
-            chosen += greedy_portfolio(fold_ratios[:, [j for j in range(n) if j != held]], size)
-        needed.update(position[(d, canonical_params(p))]
-                      for d, p in (pooled.configs[i] for i in chosen))
+        seen = matrix.without(left_out)
+        builds = [seen.untuned()]
+        if any(seen.tuned_on):
+            builds.append(choose_tuned_pools(seen)[0])
+        for pooled in builds:
+            chosen = list(greedy_portfolio(pooled.ratios(), size))
+            n = len(pooled.datasets)
+            for held in range(n):
+                _, fold_ratios = pooled.fold(held)
+                chosen += greedy_portfolio(fold_ratios[:, [j for j in range(n) if j != held]],
+                                           size)
+            needed.update(position[(d, canonical_params(p))]
+                          for d, p in (pooled.configs[i] for i in chosen))
     return sorted(needed)
 
 

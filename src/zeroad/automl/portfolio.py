@@ -113,6 +113,10 @@ class PerformanceMatrix:
         """The same matrix, recording which searches found each config."""
         return PerformanceMatrix(self.configs, self.datasets, self.auc, self.criteria, tuned_on)
 
+    def untuned(self) -> PerformanceMatrix:
+        """The library defaults and random samples only, without any tuned config."""
+        return self.rows([i for i, found in enumerate(self.tuned_on) if not found])
+
     def without(self, datasets) -> PerformanceMatrix:
         """The matrix as if ``datasets`` had never been seen: their columns go, and so
         does every config that only searches on them found (their labels chose it)."""

@@ -67,9 +67,8 @@ def matrix_candidates(detectors: list[str], n_random: int, tuned=()) -> list[dic
     def add(detector, params, origin, tuned_on=None):
         key = (detector, canonical_params(params))
         if key in seen:
-            earlier = seen[key]
-            if tuned_on and "tuned_on" in earlier:
-                earlier["tuned_on"] = sorted(set(earlier["tuned_on"]) | {tuned_on})
+            if tuned_on:
+                _add_tuned_on(seen[key], {tuned_on})
             return
         candidate = {"detector": detector, "params": params, "origin": origin}
         if tuned_on:
@@ -100,6 +99,13 @@ def _tuned_on(candidate: dict) -> set:
     return set(candidate.get("tuned_on", [candidate["origin"].removeprefix("tuned:")]))
 
 
+def _add_tuned_on(candidate: dict, datasets: set) -> None:
+    """Record that searches on ``datasets`` found ``candidate`` too; a library default or
+    random candidate stays what it is (it is in the matrix whatever was tuned)."""
+    if datasets and _tuned_on(candidate):
+        candidate["tuned_on"] = sorted(_tuned_on(candidate) | datasets)
+
+
 def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 16,
                seeds=(0,), jobs: int | None = 1, task_timeout: float | None = None, data_dir=None,
                tuned=(), max_train: int = MATRIX_MAX_TRAIN,
@@ -126,8 +132,8 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
         known = {(c["detector"], canonical_params(c["params"])): c for c in earlier}
         for c in candidates:
             old = known.get((c["detector"], canonical_params(c["params"])))
-            if old is not None and _tuned_on(old) and _tuned_on(c):
-                old["tuned_on"] = sorted(_tuned_on(old) | _tuned_on(c))
+            if old is not None:
+                _add_tuned_on(old, _tuned_on(c))
         candidates = earlier + [c for c in candidates
                                 if (c["detector"], canonical_params(c["params"])) not in known]
     candidates_path.write_text(json.dumps(candidates, indent=1) + "\n")
@@ -208,7 +214,7 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
         raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {folder.path}")
     kept = matrix.without(exclude)
     if not with_tuned:
-        kept = kept.rows([i for i, found in enumerate(kept.tuned_on) if not found])
+        kept = kept.untuned()
     return build_portfolio(kept, folder.meta, size=size, ensemble_size=ensemble_size,
                            member_scores=folder.member_scores,
                            provenance=provenance(command, results=str(folder.path),
