@@ -151,6 +151,11 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
 
 def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
     """The performance matrix, meta-features and candidates recorded in a matrix folder."""
+    return _read_matrix(results)[:3]
+
+
+def _read_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict], list[dict]]:
+    """:func:`load_matrix`'s three, and the rows of ``results.jsonl`` they came from."""
     results = Path(results)
     for name in (CANDIDATES_FILE, META_FILE, "results.jsonl"):
         if not (results / name).exists():
@@ -162,7 +167,7 @@ def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
     matrix = PerformanceMatrix.from_rows(rows)
     matrix = matrix.with_tuned_on([found_on.get((d, canonical_params(p)), set())
                                    for d, p in matrix.configs])
-    return matrix, json.loads((results / META_FILE).read_text()), candidates
+    return matrix, json.loads((results / META_FILE).read_text()), candidates, rows
 
 
 def safe_name(dataset: str) -> str:
@@ -185,8 +190,8 @@ class MatrixFolder:
     def read(cls, results) -> MatrixFolder:
         from zeroad.automl.member_scores import SCORES_DIR, MemberScores
 
-        matrix, meta, candidates = load_matrix(results)
-        seeds = sorted({r["seed"] for r in ResultsStore(results).rows()})
+        matrix, meta, candidates, rows = _read_matrix(results)
+        seeds = sorted({r["seed"] for r in rows})
         scores_dir = Path(results) / SCORES_DIR
         member_scores = MemberScores(scores_dir) if scores_dir.is_dir() else None
         return cls(Path(results), matrix, meta, candidates, seeds, member_scores)
