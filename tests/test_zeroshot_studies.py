@@ -1,0 +1,74 @@
+"""benchmarks/zeroshot_studies.py: the noise it draws, the ensemble selection, the kNN
+studies on data a fresh machine has, and the summary it writes."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "zeroshot_studies.py"
+DATASET = "sklearn:breast_cancer"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("zeroshot_studies", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_one_feature_noise_moves_one_column_by_the_size(script):
+    rng = np.random.default_rng(0)
+    held = rng.normal(size=(200, 5))
+    sd = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+    moved = script.near_noise_rows("one_feature_3", held, sd, rng)
+    changed = ~np.isclose(moved, held)
+    assert (changed.sum(axis=1) == 1).all()
+    rows, columns = np.nonzero(changed)
+    np.testing.assert_allclose(np.abs(moved - held)[rows, columns], 3 * sd[columns])
+
+
+def test_gauss_noise_has_the_size_in_feature_deviations(script):
+    rng = np.random.default_rng(1)
+    held = np.zeros((20000, 2))
+    sd = np.array([1.0, 4.0])
+    moved = script.near_noise_rows("gauss_0.3", held, sd, rng)
+    np.testing.assert_allclose(moved.std(axis=0), 0.3 * sd, rtol=0.03)
+
+
+def test_greedy_selection_adds_the_member_that_completes_the_first(script):
+    # Anomalies are the last 10 rows. "a" finds the first five, "b" the other five,
+    # "c" is noise: together a and b are perfect, each alone is not.
+    y = np.r_[np.zeros(90), np.ones(10)]
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=100), rng.normal(size=100)
+    a[90:95] += 6
+    b[95:] += 6
+    a[95:] += 1  # a alone is better than b alone, so it comes first
+    data = {name: (y, {"a": a, "b": b, "c": rng.normal(size=100)}) for name in ("x", "y")}
+    members = script.greedy_selection(["a", "b", "c"], ["x", "y"], data)
+    assert members[:2] == ["a", "b"]
+    assert len(members) < script.STEPS  # it stops once nothing gains
+
+
+def test_a_failed_member_scores_one_half(script):
+    assert script._ensemble_auc(np.array([0, 1]), [np.array([0.0, 1.0]), None]) == 0.5
+
+
+def test_knn_studies_and_summary_on_shipped_data(script, tmp_path):
+    whiten = script.whiten_dataset(DATASET)
+    multi = script.multi_k_dataset(DATASET)
+    assert whiten["dataset"] == multi["dataset"] == DATASET
+    # The same rows and geometry: the two studies' k = 1 agree.
+    assert multi["k1"] == pytest.approx(whiten["standardised_k1"])
+    values = [v for k, v in {**whiten, **multi}.items() if k != "dataset"]
+    assert len(values) == 7 + 8 + 6 and all(0.5 < v <= 1.0 for v in values)
+    for name, row in (("whiten", whiten), ("multi_k", multi)):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps(row) + "\n")
+    summary = script.summarise(tmp_path)
+    assert "## 3. kNN on whitened features" in summary
+    assert f"| k1 | 1 | {multi['k1']:.4f} | 0 / 0 |" in summary
+    assert "## 1." not in summary  # no selection rows, no selection table
