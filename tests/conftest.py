@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import signal
@@ -14,6 +15,15 @@ import torch
 # The test networks are tiny: a second intra-op thread only adds synchronisation, and
 # on a loaded 2-core machine OpenMP's spinning threads made neural fits 7x slower.
 torch.set_num_threads(1)
+
+
+def load_benchmark_script(name: str):
+    """The module of ``benchmarks/NAME.py`` (the benchmark scripts are not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def interrupt_and_resume(command: list[str], results: Path, at_least: int = 3,

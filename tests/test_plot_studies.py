@@ -1,25 +1,20 @@
 """benchmarks/plot_studies.py: one PNG per study, from a folder like ocdnn_studies writes."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_benchmark_script
 
 from zeroad.evaluation.store import ResultsStore
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "plot_studies.py"
 DATASETS = ["adbench:a", "adbench:b"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("plot_studies", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("plot_studies")
 
 
 def _row(dataset, detector, params, auc, **extra):

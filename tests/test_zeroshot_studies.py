@@ -1,23 +1,18 @@
 """benchmarks/zeroshot_studies.py: the noise it draws, the ensemble selection, the kNN
 studies on data a fresh machine has, and the summary it writes."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_benchmark_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "zeroshot_studies.py"
 DATASET = "sklearn:breast_cancer"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("zeroshot_studies", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("zeroshot_studies")
 
 
 def test_one_feature_noise_moves_one_column_by_the_size(script):
