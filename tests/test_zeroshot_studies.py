@@ -67,3 +67,16 @@ def test_knn_studies_and_summary_on_shipped_data(script, tmp_path):
     assert "## 3. kNN on whitened features" in summary
     assert f"| k1 | 1 | {multi['k1']:.4f} | 0 / 0 |" in summary
     assert "## 1." not in summary  # no selection rows, no selection table
+
+
+def test_neighbour_rule_picks_what_the_nearest_datasets_liked(script):
+    # Config 0 is best on most datasets; config 1 on the two whose meta-features
+    # are near the query's. All datasets: config 0; the nearest one: config 1.
+    ratios = np.array([[1.0, 1.0, 1.0, 0.5, 0.5],
+                       [0.6, 0.6, 0.6, 1.0, 1.0]])
+    meta = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.05]])
+    ratios = np.c_[ratios, [1.0, 0.0]]  # the query's own column: labels it must not read
+    train = [0, 1, 2, 3, 4]
+    assert script._neighbour_pick(ratios, meta, train, 5, (0, 8)) == 0
+    assert script._neighbour_pick(ratios, meta, train, 5, (1, 8)) == 1
+    assert script._neighbour_pick(ratios, meta, train, 5, (3, 8)) == 1
