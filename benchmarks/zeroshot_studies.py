@@ -59,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-MATRIX = Path("benchmarks/results/zeroshot_matrix_full")
+MATRIX = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "zeroshot_matrix_full"
 STEPS = 6
 MIN_GAIN = 1e-4
 SELECTION_VARIANTS = (("all", "zscore"), ("all", "mean_rank"), ("per_detector", "zscore"))
@@ -87,10 +87,10 @@ def _selection_data(method: str):
         return _SCORES[method]
     from zeroad.automl.combine import combine_scores
     from zeroad.automl.member_scores import SCORES_DIR, _key, _read
+    from zeroad.automl.zeroshot import _tuned_on
 
     candidates = json.loads((MATRIX / "candidates.json").read_text())
-    tuned = {_key(c["detector"], c["params"]) for c in candidates
-             if c.get("tuned_on") or str(c.get("origin", "")).startswith("tuned")}
+    tuned = {_key(c["detector"], c["params"]) for c in candidates if _tuned_on(c)}
     stored = {path.stem: _read(path) for path in sorted((MATRIX / SCORES_DIR).glob("*.npz"))}
     keys = sorted(set.intersection(*(set(s["keys"]) for s in stored.values())) - tuned)
     data = {}
@@ -339,7 +339,7 @@ def run(out: Path, studies, jobs: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     work = []
     for study in studies:
-        done = {_item_key(study, json.loads(line)) for line in _lines(out / f"{study}.jsonl")}
+        done = {_item_key(study, row) for row in _rows(out / f"{study}.jsonl", repair=True)}
         items = ([(variant, held) for variant in SELECTION_VARIANTS
                   for held in [held_names[d] for d in datasets] + [IN_SAMPLE]]
                  if study == "selection" else
@@ -349,19 +349,35 @@ def run(out: Path, studies, jobs: int) -> None:
             if key not in done:
                 work.append((study, item))
     started = time.monotonic()
+
+    def keep(number: int, study: str, row: dict) -> None:
+        with open(out / f"{study}.jsonl", "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        print(f"[{number}/{len(work)}, {time.monotonic() - started:.0f} s] {study} "
+              f"{_item_key(study, row)}", file=sys.stderr, flush=True)
+
+    if jobs == 1:
+        for number, (study, item) in enumerate(work, start=1):
+            keep(number, study, _run(study, item))
+        return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_run, study, item): study for study, item in work}
         for number, future in enumerate(as_completed(futures), start=1):
-            study = futures[future]
-            row = future.result()
-            with open(out / f"{study}.jsonl", "a") as handle:
-                handle.write(json.dumps(row) + "\n")
-            print(f"[{number}/{len(work)}, {time.monotonic() - started:.0f} s] {study} "
-                  f"{_item_key(study, row)}", file=sys.stderr, flush=True)
+            keep(number, futures[future], future.result())
 
 
-def _lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
+def _rows(path: Path, repair: bool = False) -> list[dict]:
+    """The rows of a study's file. A run killed while writing can leave a last line
+    cut short: it is not a row (its item is computed again), and with ``repair``
+    it is cut off the file, so that the next row starts a line of its own."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+        if repair:
+            path.write_text(text)
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def summarise(out: Path) -> str:
@@ -370,7 +386,7 @@ def summarise(out: Path) -> str:
     lines = ["# Label-free ideas measured against one global kNN (issue 4)", "",
              "Produced by `python benchmarks/zeroshot_studies.py --out "
              f"{out}` (see the script's docstring for each study).", ""]
-    rows = [json.loads(line) for line in _lines(out / "selection.jsonl")]
+    rows = _rows(out / "selection.jsonl")
     if rows:
         lines += ["## 1. Greedy ensemble selection, each dataset left out in turn", "",
                   "| pool | combine | datasets | ensemble mean AUC | single best config | "
@@ -393,7 +409,7 @@ def summarise(out: Path) -> str:
                   f"members, against {r['reference_auc']:.4f} for the best single config"
                   for (pool, method), r in in_sample.items()]
         lines.append("")
-    rows = [json.loads(line) for line in _lines(out / "near_noise.jsonl")]
+    rows = _rows(out / "near_noise.jsonl")
     if rows:
         by = {r["dataset"]: r["detectors"] for r in rows}
         names = list(by)
@@ -422,7 +438,7 @@ def summarise(out: Path) -> str:
                 cells.append(f"{np.mean(chosen):.4f}")
             lines.append(f"| {kind} | {np.nanmedian(rho):.3f} | " + " | ".join(cells) + " |")
         lines += ["", f"Without a criterion (k = 1): {first:.4f}.", ""]
-    rows = [json.loads(line) for line in _lines(out / "whiten.jsonl")]
+    rows = _rows(out / "whiten.jsonl")
     if rows:
         base = np.array([r["standardised_k1"] for r in rows])
         lines += ["## 3. kNN on whitened features", "",
@@ -434,7 +450,7 @@ def summarise(out: Path) -> str:
             lines.append(f"| {name} | {len(rows)} | {values.mean():.4f} | "
                          f"{(values > base + 1e-9).sum()} / {(values < base - 1e-9).sum()} |")
         lines.append("")
-    rows = [json.loads(line) for line in _lines(out / "multi_k.jsonl")]
+    rows = _rows(out / "multi_k.jsonl")
     if rows:
         base = np.array([r["k1"] for r in rows])
         lines += ["## 4. kNN over several k", "",
@@ -446,7 +462,7 @@ def summarise(out: Path) -> str:
                          f"{np.nanmean(values):.4f} | {(values > base + 1e-9).sum()} / "
                          f"{(values < base - 1e-9).sum()} |")
         lines.append("")
-    rows = [json.loads(line) for line in _lines(out / "detector_neighbours.jsonl")]
+    rows = _rows(out / "detector_neighbours.jsonl")
     if rows:
         lines += ["## 5. Per-detector meta-feature neighbours, each dataset left out in turn",
                   "", "| detector | untuned configs | learned default | neighbour rule | "

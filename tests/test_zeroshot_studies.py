@@ -80,3 +80,26 @@ def test_neighbour_rule_picks_what_the_nearest_datasets_liked(script):
     assert script._neighbour_pick(ratios, meta, train, 5, (0, 8)) == 0
     assert script._neighbour_pick(ratios, meta, train, 5, (1, 8)) == 1
     assert script._neighbour_pick(ratios, meta, train, 5, (3, 8)) == 1
+
+
+def test_a_row_cut_short_is_computed_again(script, tmp_path):
+    path = tmp_path / "whiten.jsonl"
+    path.write_text('{"dataset": "a"}\n{"dataset": "b"}\n{"datas')
+    assert [r["dataset"] for r in script._rows(path)] == ["a", "b"]
+    assert path.read_text().endswith('{"datas')  # reading alone changes nothing
+    script._rows(path, repair=True)
+    assert path.read_text() == '{"dataset": "a"}\n{"dataset": "b"}\n'
+
+
+def test_detector_neighbours_reproduces_the_committed_row_and_resumes(script, tmp_path,
+                                                                     monkeypatch):
+    # The study reads only the committed matrix, so a fresh machine can run it.
+    monkeypatch.setattr(script, "NEIGHBOUR_DETECTORS", ("hbos",))
+    script.run(tmp_path, ["detector_neighbours"], jobs=1)
+    script.run(tmp_path, ["detector_neighbours"], jobs=1)  # nothing left to do
+    rows = script._rows(tmp_path / "detector_neighbours.jsonl")
+    committed = [r for r in script._rows(script.MATRIX.parent / "zeroshot_studies"
+                                         / "detector_neighbours.jsonl")
+                 if r["detector"] == "hbos"]
+    assert rows == committed
+    assert "| hbos | 17 |" in script.summarise(tmp_path)
