@@ -1,5 +1,5 @@
 """Five more label-free ways to beat one global kNN on a new dataset, measured by
-leaving each ADBench dataset out in turn (issue 4). None of them helps; this script
+leaving each ADBench dataset out in turn (issue 4). None of them does; this script
 keeps the evidence so that the next attempt starts from it.
 
 1. ``selection``: greedy ensemble selection (Caruana et al. 2004, with
@@ -43,8 +43,9 @@ keeps the evidence so that the next attempt starts from it.
 
     python benchmarks/zeroshot_studies.py --out benchmarks/results/zeroshot_studies --jobs 2
 
-Each dataset (or held-out fold) is one line of ``OUT/STUDY.jsonl``; a rerun computes
-only what is missing and then writes ``OUT/summary.md``.
+Each dataset (a held-out fold for ``selection``, a detector for ``detector_neighbours``)
+is one line of ``OUT/STUDY.jsonl``; a rerun computes only what is missing and then
+writes ``OUT/summary.md``.
 """
 
 from __future__ import annotations
