@@ -206,18 +206,25 @@ def near_noise_dataset(dataset: str) -> dict:
 
 # --- 3. kNN on whitened features --------------------------------------------------
 
-def whiten_dataset(dataset: str) -> dict:
-    from sklearn.covariance import LedoitWolf
-    from sklearn.neighbors import NearestNeighbors
-
+def _standardised_split(dataset: str):
+    """Protocol v1's split at its training cap (seed 0, at most 2,000 test rows), the
+    features standardised on the training rows: the kNN studies' data."""
     from zeroad.data.protocol import MAX_TRAIN
     from zeroad.evaluation.backends.local import load_split
-    from zeroad.evaluation.metrics import roc_auc
 
     X_train, X_test, y_test = load_split(dataset, 0, None, max_train=MAX_TRAIN, max_test=2000)
     mean, sd = X_train.mean(axis=0), X_train.std(axis=0)
     sd[sd == 0] = 1.0
-    Z_train, Z_test = (X_train - mean) / sd, (X_test - mean) / sd
+    return (X_train - mean) / sd, (X_test - mean) / sd, y_test
+
+
+def whiten_dataset(dataset: str) -> dict:
+    from sklearn.covariance import LedoitWolf
+    from sklearn.neighbors import NearestNeighbors
+
+    from zeroad.evaluation.metrics import roc_auc
+
+    Z_train, Z_test, y_test = _standardised_split(dataset)
 
     def knn_auc(train, test, k):
         distances, _ = NearestNeighbors(n_neighbors=k).fit(train).kneighbors(test)
@@ -240,14 +247,9 @@ def whiten_dataset(dataset: str) -> dict:
 def multi_k_dataset(dataset: str) -> dict:
     from sklearn.neighbors import NearestNeighbors
 
-    from zeroad.data.protocol import MAX_TRAIN
-    from zeroad.evaluation.backends.local import load_split
     from zeroad.evaluation.metrics import roc_auc
 
-    X_train, X_test, y_test = load_split(dataset, 0, None, max_train=MAX_TRAIN, max_test=2000)
-    mean, sd = X_train.mean(axis=0), X_train.std(axis=0)
-    sd[sd == 0] = 1.0
-    Z_train, Z_test = (X_train - mean) / sd, (X_test - mean) / sd
+    Z_train, Z_test, y_test = _standardised_split(dataset)
     k_max = min(MULTI_K[-1], Z_train.shape[0] - 1)
     ks = sorted({min(k, k_max) for k in MULTI_K})
     index = NearestNeighbors(n_neighbors=k_max + 1).fit(Z_train)
@@ -381,6 +383,21 @@ def _rows(path: Path, repair: bool = False) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+def _wins_losses(values: np.ndarray, reference: np.ndarray) -> str:
+    """On how many datasets ``values`` beat ``reference`` and lost to it (NaN: neither)."""
+    return f"{(values > reference + 1e-9).sum()} / {(values < reference - 1e-9).sum()}"
+
+
+def _variant_lines(rows: list[dict], names, reference: np.ndarray) -> list[str]:
+    """One table line per variant: datasets it has, mean AUC, wins / losses."""
+    lines = []
+    for name in names:
+        values = np.array([r.get(name, np.nan) for r in rows])
+        lines.append(f"| {name} | {int(np.isfinite(values).sum())} | "
+                     f"{np.nanmean(values):.4f} | {_wins_losses(values, reference)} |")
+    return lines
+
+
 def summarise(out: Path) -> str:
     from scipy.stats import spearmanr
 
@@ -401,8 +418,7 @@ def summarise(out: Path) -> str:
             ens = np.array([r["ensemble_auc"] for r in part])
             ref = np.array([r["reference_auc"] for r in part])
             lines.append(f"| {pool} | {method} | {len(part)} | {ens.mean():.4f} | "
-                         f"{ref.mean():.4f} | {(ens > ref + 1e-9).sum()} / "
-                         f"{(ens < ref - 1e-9).sum()} | "
+                         f"{ref.mean():.4f} | {_wins_losses(ens, ref)} | "
                          f"{np.mean([len(r['members']) for r in part]):.1f} |")
         lines += ["", "For contrast, chosen on all the datasets and scored on them (what "
                   "tuning on the reported datasets would show):", ""]
@@ -446,10 +462,7 @@ def summarise(out: Path) -> str:
                   "| variant | datasets | mean AUC | wins / losses against standardised k = 1 |",
                   "|---|---|---|---|", f"| standardised, k = 1 | {len(rows)} | "
                   f"{base.mean():.4f} | - |"]
-        for name in [k for k in rows[0] if k.startswith("whitened_")]:
-            values = np.array([r[name] for r in rows])
-            lines.append(f"| {name} | {len(rows)} | {values.mean():.4f} | "
-                         f"{(values > base + 1e-9).sum()} / {(values < base - 1e-9).sum()} |")
+        lines += _variant_lines(rows, [k for k in rows[0] if k.startswith("whitened_")], base)
         lines.append("")
     rows = _rows(out / "multi_k.jsonl")
     if rows:
@@ -457,11 +470,7 @@ def summarise(out: Path) -> str:
         lines += ["## 4. kNN over several k", "",
                   "| variant | datasets | mean AUC | wins / losses against k = 1 |",
                   "|---|---|---|---|"]
-        for name in [k for k in rows[0] if k != "dataset"]:
-            values = np.array([r.get(name, np.nan) for r in rows])
-            lines.append(f"| {name} | {int(np.isfinite(values).sum())} | "
-                         f"{np.nanmean(values):.4f} | {(values > base + 1e-9).sum()} / "
-                         f"{(values < base - 1e-9).sum()} |")
+        lines += _variant_lines(rows, [k for k in rows[0] if k != "dataset"], base)
         lines.append("")
     rows = _rows(out / "detector_neighbours.jsonl")
     if rows:
@@ -471,8 +480,7 @@ def summarise(out: Path) -> str:
         for r in sorted(rows, key=lambda r: NEIGHBOUR_DETECTORS.index(r["detector"])):
             rule, default = np.array(r["rule_auc"]), np.array(r["default_auc"])
             lines.append(f"| {r['detector']} | {r['configs']} | {default.mean():.4f} | "
-                         f"{rule.mean():.4f} | {(rule > default + 1e-9).sum()} / "
-                         f"{(rule < default - 1e-9).sum()} | "
+                         f"{rule.mean():.4f} | {_wins_losses(rule, default)} | "
                          f"{sum(1 for n, _ in r['rule'] if n)} of {len(r['rule'])} |")
         lines.append("")
     return "\n".join(lines)
