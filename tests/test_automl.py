@@ -10,7 +10,13 @@ import zeroad
 from zeroad.automl.auto import AutoDetector
 from zeroad.automl.configs import candidate_configs
 from zeroad.automl.metafeatures import NAMES, meta_features
-from zeroad.automl.portfolio import PerformanceMatrix, build_portfolio, greedy_portfolio, select
+from zeroad.automl.portfolio import (
+    PerformanceMatrix,
+    build_portfolio,
+    greedy_portfolio,
+    select,
+    select_for_detector,
+)
 from zeroad.data.protocol import one_class_split, tuning_split
 from zeroad.errors import InputError, ZeroadError
 from zeroad.registry import get_spec
@@ -43,6 +49,25 @@ def test_meta_features_describe_the_data():
     assert meta_features(X) == meta
     with pytest.raises(InputError, match="NaN"):
         meta_features(np.array([[1.0, np.nan], [2.0, 3.0]]))
+
+
+def test_meta_features_of_a_constant_column_whose_std_is_not_zero_are_finite():
+    # cardio's training rows (seed 1) have such a column: its std comes out at 1e-15.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.full(661, -0.06140064), rng.normal(size=(661, 3))])
+    assert X[:, 0].std() > 0
+    meta = meta_features(X)
+    assert all(np.isfinite(value) for value in meta.values())
+    assert meta["mean_abs_correlation"] == pytest.approx(meta_features(X[:, 1:])[
+        "mean_abs_correlation"])
+
+
+def test_selection_refuses_meta_features_that_are_not_finite():
+    matrix, meta = _two_kinds_of_dataset(informative=True)
+    portfolio = build_portfolio(matrix, meta, size=3)
+    query = {**meta["d01"], "mean_abs_correlation": float("nan")}
+    with pytest.raises(ZeroadError, match=r"\['mean_abs_correlation'\] are not finite"):
+        select_for_detector(portfolio, "knn", query)
 
 
 def test_greedy_portfolio_covers_every_dataset():
@@ -203,6 +228,101 @@ def test_auto_detector_applies_the_portfolio_criterion(tmp_path):
     assert "criterion" not in first.selection_
     with pytest.raises(InputError, match="criterion must be one of"):
         AutoDetector(portfolio=str(path), criterion="entropy").fit(X)
+
+
+def _two_kinds_of_dataset(informative: bool):
+    """knn with k = 5 is best on six wide datasets, k = 50 on six narrow ones; the narrow
+    ones have 5 features, like ``normal_data``. Unless ``informative``, the meta-features
+    say nothing about which is which."""
+    configs = [("knn", {"n_neighbors": 5}), ("knn", {"n_neighbors": 50}), ("hbos", {})]
+    datasets = [f"d{i:02d}" for i in range(12)]
+    narrow = np.arange(12) % 2 == 1
+    auc = np.array([np.where(narrow, 0.7, 0.9), np.where(narrow, 0.85, 0.65),
+                    np.full(12, 0.6)])
+    meta = {d: {n: 0.0 for n in NAMES} for d in datasets}
+    for i, d in enumerate(datasets):
+        wide = not narrow[i] if informative else i < 6
+        meta[d]["log10_features"] = 2.0 if wide else float(np.log10(5))
+    return PerformanceMatrix(configs, datasets, auc), meta
+
+
+def test_detector_portfolio_uses_neighbours_only_where_leaving_datasets_out_shows_it_helps():
+    matrix, meta = _two_kinds_of_dataset(informative=True)
+    portfolio = build_portfolio(matrix, meta, size=3)
+    own = portfolio["detector_portfolios"]["knn"]
+    assert own["members"][0]["params"] == portfolio["defaults"]["knn"] == {"n_neighbors": 5}
+    assert own["n_neighbors"] > 0
+    # The six narrow datasets each win; the wide ones tie: p = 1 / 64.
+    assert own["sign_test"]["wins"] == 6 and own["sign_test"]["losses"] == 0
+    assert own["chosen_by"].endswith(": used")
+    narrow = select_for_detector(portfolio, "knn", meta["d01"])
+    assert [(c["detector"], c["params"]) for c in narrow["chosen"]] == [
+        ("knn", {"n_neighbors": 50})]
+    assert len(narrow["neighbours"]) == own["n_neighbors"]
+    assert select_for_detector(portfolio, "knn", meta["d00"])["chosen"][0]["params"] == {
+        "n_neighbors": 5}
+    # hbos has one config: its data-dependent default is its learned default.
+    assert portfolio["detector_portfolios"]["hbos"]["n_neighbors"] == 0
+
+    matrix, meta = _two_kinds_of_dataset(informative=False)
+    portfolio = build_portfolio(matrix, meta, size=3)
+    own = portfolio["detector_portfolios"]["knn"]
+    assert own["n_neighbors"] == 0 and "not used" in own["chosen_by"]
+    for query in meta.values():
+        chosen = select_for_detector(portfolio, "knn", query)
+        assert chosen["chosen"][0]["params"] == portfolio["defaults"]["knn"]
+        assert chosen["rule"] == "global ranking"
+    with pytest.raises(ZeroadError, match="no configs of 'lof'; it has hbos, knn"):
+        select_for_detector(portfolio, "lof", meta["d00"])
+    del portfolio["detector_portfolios"]
+    with pytest.raises(ZeroadError, match="no per-detector portfolios; rebuild"):
+        select_for_detector(portfolio, "knn", meta["d00"])
+
+
+def test_auto_detector_fits_one_detector_with_its_data_dependent_default(tmp_path):
+    matrix, meta = _two_kinds_of_dataset(informative=True)
+    path = tmp_path / "portfolio.json"
+    path.write_text(json.dumps(build_portfolio(matrix, meta, size=3)))
+    X = normal_data(300)  # 5 features: like the narrow datasets
+    det = AutoDetector(portfolio=str(path), detector="knn").fit(X)
+    assert [m.get_params()["n_neighbors"] for m in det.members_] == [50]
+    assert det.selection_["rule"].endswith("nearest datasets by meta-features")
+    assert det.selection_["chosen_by"].endswith(": used")
+    # One member: its scores, standardised by its training scores (same order).
+    np.testing.assert_array_equal(np.argsort(det.decision_function(X[:30])),
+                                  np.argsort(det.members_[0].decision_function(X[:30])))
+    assert len(AutoDetector(portfolio=str(path), detector="hbos").fit(X).members_) == 1
+    with pytest.raises(InputError, match="fits one model: ensemble_size must be None or 1"):
+        AutoDetector(portfolio=str(path), detector="knn", ensemble_size=2).fit(X)
+    with pytest.raises(InputError, match="criterion None or 'none'"):
+        AutoDetector(portfolio=str(path), detector="knn", criterion="box").fit(X)
+    with pytest.raises(InputError, match="would choose itself"):
+        AutoDetector(portfolio=str(path), detector="auto").fit(X)
+    with pytest.raises(ZeroadError, match="unknown detector 'knm'"):
+        AutoDetector(portfolio=str(path), detector="knm").fit(X)
+
+
+def test_lodo_has_a_data_dependent_row_for_the_detectors_whose_builds_use_one(tmp_path,
+                                                                              monkeypatch):
+    from zeroad.automl import zeroshot
+
+    matrix, meta = _two_kinds_of_dataset(informative=True)
+    folder = zeroshot.MatrixFolder(tmp_path, matrix, meta, [], [0], None)
+    monkeypatch.setattr(zeroshot.MatrixFolder, "read", classmethod(lambda cls, path: folder))
+    plan = zeroshot.lodo_plan(tmp_path, tmp_path / "lodo", ["knn", "hbos"], seeds=[0], size=3)
+    roles = {role for _, role in plan}
+    assert "knn data-dependent default" in roles and "hbos data-dependent default" not in roles
+    own = [task for task, role in plan if role == "knn data-dependent default"]
+    assert len(own) == 12  # every held-out dataset has one
+    for task in own:
+        portfolio = json.loads(open(task.params["portfolio"]).read())
+        assert task.dataset not in portfolio["datasets"]
+        assert task.detector == "auto" and task.params["detector"] == "knn"
+    # Where a fold's build keeps the global ranking, the row is the learned default's task.
+    matrix, meta = _two_kinds_of_dataset(informative=False)
+    folder = zeroshot.MatrixFolder(tmp_path, matrix, meta, [], [0], None)
+    plan = zeroshot.lodo_plan(tmp_path, tmp_path / "lodo2", ["knn"], seeds=[0], size=3)
+    assert "knn data-dependent default" not in {role for _, role in plan}
 
 
 def test_auto_detector_refuses_a_file_that_is_not_a_portfolio(tmp_path):

@@ -82,3 +82,19 @@ def test_fit_with_the_auto_detector_says_what_it_chose(tmp_path, capsys, X_norma
     out = capsys.readouterr().out
     assert "criterion 'box' on" in out and "held-out rows" in out
     assert zeroad.load(tmp_path / "box.zad").selection_["criterion"]["top_k"] == 20
+
+
+def test_fit_one_detector_with_the_shipped_data_dependent_default(tmp_path, capsys, X_normal):
+    from zeroad.automl.portfolio import load_portfolio
+
+    pd.DataFrame(X_normal, columns=list("abcde")).to_csv(tmp_path / "normal.csv", index=False)
+    assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
+                 "detector=gmm", "--out", str(tmp_path / "gmm.zad")]) == 0
+    model = zeroad.load(tmp_path / "gmm.zad")
+    [member] = model.members_
+    assert type(member).__name__ == "GMM"
+    out = capsys.readouterr().out
+    # The shipped build uses GMM's own 3 nearest datasets; the output names them.
+    assert load_portfolio()["detector_portfolios"]["gmm"]["n_neighbors"] == 3
+    assert "chosen by 3 nearest datasets" in out
+    assert f"nearest: {', '.join(model.selection_['neighbours'])}" in out

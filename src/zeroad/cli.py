@@ -58,6 +58,8 @@ def cmd_fit(args) -> None:
     selection = getattr(detector, "selection_", None)
     if selection is not None:
         print(f"chosen by {selection['rule']}:")
+        if selection.get("neighbours"):
+            print(f"  nearest: {', '.join(selection['neighbours'])}")
         for choice in selection["chosen"]:
             print(f"  {choice['detector']:<12} expected normalised AUC "
                   f"{choice['expected_normalised_auc']:.3f}  {json.dumps(choice['params'])}")

@@ -44,6 +44,12 @@ class AutoDetector(BaseDetector):
         portfolio uses with it, else as many as served it best in the build's inner
         leave-one-dataset-out (all of them when that was not measured). Used only
         for a single choice.
+    detector : str or None
+        None chooses among every detector. A registry name (``"gmm"``) fits that
+        detector only, with its data-dependent default: the config its own
+        portfolio picks for these meta-features where the build found that this
+        helps, else its single learned default (``selection_["rule"]`` says which).
+        One model: ``ensemble_size`` and ``criterion`` must then be None, 1 or "none".
     scaler, contamination, fpr, calibration_fraction, random_state
         As for every detector. ``scaler="none"`` by default because every
         member brings its own configured scaler.
@@ -59,11 +65,12 @@ class AutoDetector(BaseDetector):
     """
 
     def __init__(self, *, portfolio=None, ensemble_size=None, combine=None, criterion=None,
-                 scaler="none", contamination=None, fpr=None, calibration_fraction=0.2,
-                 random_state=None):
+                 detector=None, scaler="none", contamination=None, fpr=None,
+                 calibration_fraction=0.2, random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
                          calibration_fraction=calibration_fraction, random_state=random_state)
         self.portfolio = portfolio
+        self.detector = detector
         self.ensemble_size = ensemble_size
         self.combine = combine
         self.criterion = criterion
@@ -94,6 +101,20 @@ class AutoDetector(BaseDetector):
         top_k = max(measured, key=lambda t: (measured[t], -t)) if measured else len(candidates)
         return self.criterion, min(top_k, len(candidates))
 
+    def _one_detector(self, portfolio: dict, meta: dict, size: int) -> dict:
+        from zeroad.automl.portfolio import select_for_detector
+        from zeroad.registry import get_spec
+
+        if self.detector == "auto":
+            raise InputError("detector='auto' would choose itself; use None to choose among "
+                             "every detector")
+        get_spec(self.detector)  # an unknown name: the registry's error lists the known ones
+        if size != 1 or self.criterion not in (None, "none"):
+            raise InputError(f"detector={self.detector!r} fits one model: ensemble_size must "
+                             f"be None or 1 and criterion None or 'none', got "
+                             f"{self.ensemble_size!r} and {self.criterion!r}")
+        return select_for_detector(portfolio, self.detector, meta)
+
     def _fit_model(self, Xs: np.ndarray) -> None:
         from zeroad.automl.metafeatures import meta_features
         from zeroad.automl.portfolio import load_portfolio, select
@@ -103,12 +124,17 @@ class AutoDetector(BaseDetector):
         combine = portfolio.get("combine", COMBINE[0]) if self.combine is None else self.combine
         if combine not in COMBINE:
             raise InputError(f"combine must be one of {COMBINE}, got {combine!r}")
-        size = portfolio["ensemble_size"] if self.ensemble_size is None else self.ensemble_size
+        size = self.ensemble_size
+        if size is None:
+            size = 1 if self.detector is not None else portfolio["ensemble_size"]
         if int(size) < 1:
             raise InputError(f"ensemble_size must be at least 1, got {size}")
         meta = meta_features(Xs, seed=self._seed)
-        selection = select(portfolio, meta, n=int(size))
-        kind, top_k = self._criterion_plan(portfolio)
+        if self.detector is not None:
+            selection, kind, top_k = self._one_detector(portfolio, meta, int(size)), None, 1
+        else:
+            selection = select(portfolio, meta, n=int(size))
+            kind, top_k = self._criterion_plan(portfolio)
         if int(size) == 1 and kind is not None and top_k > 1:
             from zeroad.automl.criteria import choose_by_criterion
 

@@ -28,7 +28,9 @@ def meta_features(X, seed: int = 0) -> dict[str, float]:
     sample = X[rng.choice(n, size=MAX_ROWS, replace=False)] if n > MAX_ROWS else X
     distinct = np.array([np.unique(sample[:, j]).size for j in range(d)])
     std = sample.std(axis=0)
-    varying = std > 0
+    # Distinct values, not std > 0: a constant column's std can come out at 1e-15, and
+    # dividing by it gave a column of zeros whose correlations are NaN (cardio).
+    varying = distinct > 1
     Z = (sample[:, varying] - sample[:, varying].mean(axis=0)) / std[varying]
     if Z.shape[1]:
         skew = np.abs((Z ** 3).mean(axis=0))

@@ -15,6 +15,9 @@ zero-shot ``flaml.default`` for supervised learners:
   all of them). Which rule, and how many neighbours, is itself chosen by
   leave-one-dataset-out *inside* the training datasets, so nothing is tuned on
   a dataset that is later reported;
+- per detector, a **data-dependent default**: the same portfolio and neighbour
+  rule within that detector's configs, used only where the inner leave-one-out
+  below says it beats the detector's single default (:func:`detector_portfolios`);
 - optionally, a **label-free choice among candidates**: the ``top_k``
   configurations of the global ranking, of which the new dataset keeps the one
   that best separates its own held-out normal rows from synthetic noise (a
@@ -236,6 +239,62 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
     return rule_values, ensemble_values
 
 
+def detector_portfolios(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
+                        size: int) -> dict[str, dict[str, Any]]:
+    """Per detector, a data-dependent default: its own greedy portfolio and neighbour rule.
+
+    What :func:`build_portfolio` does across detectors, within one detector's configs
+    (``flaml.default`` learns one such portfolio per learner). The rule is chosen by
+    leave-one-dataset-out inside the training datasets, as for the ensemble: the
+    nearest datasets by meta-features choose a member only where they beat the
+    detector's single learned default in the mean and on significantly more datasets
+    than they lose on (one-sided sign test); otherwise the rule is the global
+    ranking, whose first member is the learned default. Normalised AUC is the
+    matrix's (AUC over the best of any detector on that dataset), as for the defaults.
+    """
+    detectors = np.array([d for d, _ in matrix.configs])
+    n = len(matrix.datasets)
+    folds = [matrix.fold(held) for held in range(n)]
+    learned = {}
+    for detector in sorted(set(detectors)):
+        rows = np.flatnonzero(detectors == detector)
+        values = {k: np.zeros(n) for k in NEIGHBOUR_CHOICES}
+        for held, (valid, fold_ratios) in enumerate(folds):
+            mine = rows[valid[rows]]
+            if not mine.size:  # only the held-out dataset's own searches found its configs
+                continue
+            keep = np.delete(np.arange(n), held)
+            sub = fold_ratios[np.ix_(mine, keep)]
+            members = greedy_portfolio(sub, size)
+            mean, std = _standardise(meta[keep])
+            for k in NEIGHBOUR_CHOICES:
+                order, _, _ = _rank_members(sub[members], (meta[keep] - mean) / std,
+                                            (meta[held] - mean) / std, k)
+                values[k][held] = fold_ratios[mine[members[int(order[0])]], held]
+        scores = {k: float(v.mean()) for k, v in values.items()}
+        # Ties go to more neighbours: the smoother of two rules that score alike.
+        k_best = max((k for k in NEIGHBOUR_CHOICES if k), key=lambda k: (round(scores[k], 6), k))
+        test = sign_test(values[k_best], values[0])
+        better = round(scores[k_best], 6) > round(scores[0], 6)
+        use = better and test["p_value"] < SIGN_TEST_P_VALUE
+        verdict = ("used" if use else "not used: " + (
+            "no better in the mean" if not better else
+            f"sign test p = {test['p_value']:.2f}, not below {SIGN_TEST_P_VALUE}"))
+        members = greedy_portfolio(ratios[rows], size)
+        learned[detector] = {
+            "members": [{"params": matrix.configs[rows[i]][1],
+                         "mean_normalised_auc": float(ratios[rows[i]].mean())} for i in members],
+            "member_ratios": ratios[rows[members]].round(5).tolist(),
+            "n_neighbors": k_best if use else 0,
+            "chosen_by": (f"leave-one-dataset-out over the training datasets: the {k_best} "
+                          f"nearest dataset{'s' if k_best > 1 else ''} {scores[k_best]:.4f} "
+                          f"against {scores[0]:.4f} for the single default, winning on "
+                          f"{test['wins']} datasets and losing on {test['losses']}: {verdict}"),
+            "inner_lodo_mean_normalised_auc": {str(k): v for k, v in scores.items()},
+            "sign_test": {"n_neighbors": k_best, **test}}
+    return learned
+
+
 def _default_of(fold_ratios: np.ndarray, held: int, rows: np.ndarray) -> float:
     """Normalised AUC on ``held`` of the row among ``rows`` best on the other datasets."""
     mean = np.delete(fold_ratios[rows], held, axis=1).mean(axis=1)
@@ -453,6 +512,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         "candidates": [{"detector": matrix.configs[i][0], "params": matrix.configs[i][1],
                         "mean_normalised_auc": float(ratios[i].mean())} for i in order],
         "criterion": criterion,
+        "detector_portfolios": detector_portfolios(matrix, ratios, meta_array, size),
         **({"tuned_configs": tuned_pools} if tuned_pools else {}),
     }
 
@@ -464,18 +524,46 @@ def select(portfolio: dict[str, Any], query_meta: dict[str, float], n: int = 1,
     With ``distinct_detectors`` at most one member per detector is taken, so an
     ensemble combines different views of the data.
     """
+    members = portfolio["members"]
+    detectors = [m["detector"] if distinct_detectors else str(i) for i, m in enumerate(members)]
+    return _select_among(portfolio, members, portfolio["member_ratios"],
+                         portfolio["selection"]["n_neighbors"], query_meta,
+                         lambda order: top_distinct(order, detectors, n))
+
+
+def select_for_detector(portfolio: dict[str, Any], detector: str,
+                        query_meta: dict[str, float]) -> dict[str, Any]:
+    """The config of ``detector`` to use on a dataset with meta-features ``query_meta``:
+    its data-dependent default (:func:`detector_portfolios`), which is its single
+    learned default wherever the build found that the nearest datasets do not help."""
+    learned = portfolio.get("detector_portfolios")
+    if learned is None:
+        raise ZeroadError("this portfolio has no per-detector portfolios; rebuild it with "
+                          "zeroad zeroshot build")
+    if detector not in learned:
+        raise ZeroadError(f"this portfolio has no configs of {detector!r}; it has "
+                          f"{', '.join(sorted(learned))}")
+    own = learned[detector]
+    members = [{"detector": detector, **m} for m in own["members"]]
+    selection = _select_among(portfolio, members, own["member_ratios"], own["n_neighbors"],
+                              query_meta, lambda order: [int(order[0])])
+    return {**selection, "chosen_by": own["chosen_by"]}
+
+
+def _select_among(portfolio, members, member_ratios, k, query_meta, take) -> dict[str, Any]:
+    """The members ``take(order)`` picks from their ranking on the ``k`` datasets nearest
+    ``query_meta`` (0: on all of them)."""
     names = portfolio["meta_feature_names"]
     mean, std = np.array(portfolio["meta_mean"]), np.array(portfolio["meta_std"])
     meta_z = (np.array(portfolio["dataset_meta_features"]) - mean) / std
-    query_z = (np.array([query_meta[k] for k in names]) - mean) / std
-    k = portfolio["selection"]["n_neighbors"]
-    order, expected, neighbours = _rank_members(np.array(portfolio["member_ratios"]), meta_z,
-                                                query_z, k)
-    members = portfolio["members"]
-    detectors = [m["detector"] if distinct_detectors else str(i) for i, m in enumerate(members)]
+    query = np.array([query_meta[name] for name in names], dtype=np.float64)
+    if not np.isfinite(query).all():
+        bad = [name for name, value in zip(names, query, strict=True) if not np.isfinite(value)]
+        raise ZeroadError(f"meta-features {bad} are not finite; no nearest datasets to rank by")
+    query_z = (query - mean) / std
+    order, expected, neighbours = _rank_members(np.array(member_ratios), meta_z, query_z, k)
     chosen = [{"detector": members[i]["detector"], "params": members[i]["params"],
-               "expected_normalised_auc": round(float(expected[i]), 4)}
-              for i in top_distinct(order, detectors, n)]
+               "expected_normalised_auc": round(float(expected[i]), 4)} for i in take(order)]
     return {"chosen": chosen,
             "rule": "global ranking" if not k else f"{k} nearest datasets by meta-features",
             "neighbours": [portfolio["datasets"][j] for j in neighbours] if k else []}

@@ -7,9 +7,9 @@
 - :func:`build_from_results` turns such a folder into a portfolio JSON.
 - :func:`evaluate_lodo` holds out each dataset in turn, builds the portfolio from
   the others only, and runs on the held-out dataset (full protocol v1, several
-  seeds): AutoDetector, each detector's learned default, each library default,
-  and the configuration that was best on it in the matrix (the oracle, chosen
-  with its test labels).
+  seeds): AutoDetector, each detector's learned default (and, where a build chose
+  one, its data-dependent default), each library default, and the configuration
+  that was best on it in the matrix (the oracle, chosen with its test labels).
 """
 
 from __future__ import annotations
@@ -232,6 +232,7 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
 ROLE_AUTO = "AutoDetector"
 ROLE_AUTO_SINGLE = "AutoDetector (single choice)"
 ROLE_ORACLE = "oracle: best matrix config (test labels)"
+ROLE_DATA_DEPENDENT = "{} data-dependent default"
 
 
 def _content_digest(portfolio: dict) -> str:
@@ -250,7 +251,7 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
     matrix = folder.matrix
     portfolio_dir = Path(out) / "portfolios"
     portfolio_dir.mkdir(parents=True, exist_ok=True)
-    plan, per_detector = [], []
+    folds = []
     for number, dataset in enumerate(matrix.datasets):
         safe = safe_name(dataset)[-60:]
         portfolio = build_from_results(folder, exclude=[dataset], size=size,
@@ -260,11 +261,19 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
         path = portfolio_dir / f"{number:02d}_{safe}_{_content_digest(portfolio)}.json"
         if not path.exists():
             path.write_text(json.dumps(portfolio, indent=1) + "\n")
+        folds.append((dataset, portfolio, str(path)))
+    # A data-dependent default is a row of its own for the detectors whose build used
+    # the nearest datasets in some fold; in the other folds it is the learned default.
+    data_dependent = {detector for _, portfolio, _ in folds
+                      for detector, own in portfolio.get("detector_portfolios", {}).items()
+                      if own["n_neighbors"]}
+    plan, per_detector = [], []
+    for dataset, portfolio, path in folds:
         column = matrix.auc[:, matrix.datasets.index(dataset)]
         oracle_detector, oracle_params = matrix.configs[int(np.nanargmax(column))]
         for seed in seeds:
-            plan.append((Task(dataset, seed, "auto", {"portfolio": str(path)}), ROLE_AUTO))
-            plan.append((Task(dataset, seed, "auto", {"portfolio": str(path), "ensemble_size": 1,
+            plan.append((Task(dataset, seed, "auto", {"portfolio": path}), ROLE_AUTO))
+            plan.append((Task(dataset, seed, "auto", {"portfolio": path, "ensemble_size": 1,
                                                       "criterion": "none"}), ROLE_AUTO_SINGLE))
             plan.append((Task(dataset, seed, oracle_detector, oracle_params), ROLE_ORACLE))
         for seed in seeds:
@@ -273,6 +282,11 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
                 if learned is not None:
                     per_detector.append((Task(dataset, seed, detector, learned),
                                          f"{detector} learned default"))
+                if detector in data_dependent:
+                    own = portfolio["detector_portfolios"][detector]
+                    task = (Task(dataset, seed, "auto", {"portfolio": path, "detector": detector})
+                            if own["n_neighbors"] else Task(dataset, seed, detector, learned))
+                    per_detector.append((task, ROLE_DATA_DEPENDENT.format(detector)))
                 per_detector.append((Task(dataset, seed, detector,
                                           get_spec(detector).library_default),
                                      f"{detector} library default"))
