@@ -87,12 +87,12 @@ def _selection_data(method: str):
     if method in _SCORES:
         return _SCORES[method]
     from zeroad.automl.combine import combine_scores
-    from zeroad.automl.member_scores import SCORES_DIR, _key, _read
+    from zeroad.automl.member_scores import SCORES_DIR, config_key, read_scores
     from zeroad.automl.zeroshot import _tuned_on
 
     candidates = json.loads((MATRIX / "candidates.json").read_text())
-    tuned = {_key(c["detector"], c["params"]) for c in candidates if _tuned_on(c)}
-    stored = {path.stem: _read(path) for path in sorted((MATRIX / SCORES_DIR).glob("*.npz"))}
+    tuned = {config_key(c["detector"], c["params"]) for c in candidates if _tuned_on(c)}
+    stored = {path.stem: read_scores(path) for path in sorted((MATRIX / SCORES_DIR).glob("*.npz"))}
     keys = sorted(set.intersection(*(set(s["keys"]) for s in stored.values())) - tuned)
     data = {}
     for name, s in stored.items():

@@ -560,7 +560,7 @@ def test_member_scores_use_the_matrix_training_cap_and_refit_files_at_another():
 
 
 def test_member_scores_recomputed_when_stored_at_another_cap(tmp_path):
-    from zeroad.automl.member_scores import _file, _read, _write, compute_member_scores
+    from zeroad.automl.member_scores import _file, _write, compute_member_scores, read_scores
     from zeroad.automl.zeroshot import run_matrix
 
     specs = [_write_dataset(tmp_path / f"d{i}.npz", i, 2.0 + i) for i in range(2)]
@@ -568,13 +568,13 @@ def test_member_scores_recomputed_when_stored_at_another_cap(tmp_path):
     run_matrix(specs, ["knn"], matrix_dir, n_random=1, max_train=300)
     folder = compute_member_scores(matrix_dir, progress=False)
     path = _file(folder, specs[0])
-    first = _read(path)
+    first = read_scores(path)
     assert first["max_train"] == 300
     # The same file as if fitted at another cap: every score is computed again.
     _write(path, first["y"], first["keys"], np.zeros_like(first["scores"]),
            first["references"], 2000)
     compute_member_scores(matrix_dir, progress=False, jobs=2)
-    again = _read(path)
+    again = read_scores(path)
     assert again["max_train"] == 300 and again["keys"] == first["keys"]
     np.testing.assert_allclose(again["scores"], first["scores"])
 

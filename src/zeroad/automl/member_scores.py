@@ -33,7 +33,8 @@ MAX_TEST = 2000
 SEED = 0
 
 
-def _key(detector: str, params: dict) -> str:
+def config_key(detector: str, params: dict) -> str:
+    """How a config is named in a member-scores file."""
     return f"{detector} {canonical_params(params)}"
 
 
@@ -102,7 +103,7 @@ def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool 
     folder.mkdir(exist_ok=True)
     work = []
     for column, dataset in enumerate(matrix.datasets):
-        failed = [_key(*matrix.configs[i]) for i in needed if np.isnan(matrix.auc[i, column])]
+        failed = [config_key(*matrix.configs[i]) for i in needed if np.isnan(matrix.auc[i, column])]
         work.append((folder, dataset, configs, failed, max_train, data_dir))
     started = time.monotonic()
 
@@ -141,13 +142,13 @@ def _score_dataset(folder: Path, dataset: str, configs, failed_in_matrix, max_tr
     from zeroad.registry import build_detector
 
     path = _file(folder, dataset)
-    stored = _read(path) if path.exists() else None
+    stored = read_scores(path) if path.exists() else None
     if stored and stored["max_train"] != max_train:
         log.info("%s: stored scores were fitted with a training cap of %s, the matrix's "
                  "is %d: computing them again", dataset, stored["max_train"], max_train)
         stored = None
     have = set(stored["keys"]) if stored else set()
-    todo = [(d, p) for d, p in configs if _key(d, p) not in have]
+    todo = [(d, p) for d, p in configs if config_key(d, p) not in have]
     if not todo:
         return 0
     # The training rows are the matrix's: the split draws them before the test rows.
@@ -156,7 +157,7 @@ def _score_dataset(folder: Path, dataset: str, configs, failed_in_matrix, max_tr
     keys, scores, references = [], [], []
     for detector, params in todo:
         try:
-            if _key(detector, params) in failed_in_matrix:
+            if config_key(detector, params) in failed_in_matrix:
                 # Failed or over time in the matrix: no fit here (there is no timeout
                 # in this process), and it counts as failed when combined, as there.
                 raise RuntimeError("failed in the matrix")
@@ -165,10 +166,10 @@ def _score_dataset(folder: Path, dataset: str, configs, failed_in_matrix, max_tr
             test_scores = model.decision_function(X_test)
             reference = Reference.of(model.decision_scores_)
         except Exception as exc:  # a config that fails here is never combined
-            log.warning("%s on %s failed: %s", _key(detector, params), dataset, exc)
+            log.warning("%s on %s failed: %s", config_key(detector, params), dataset, exc)
             test_scores = np.full(X_test.shape[0], np.nan)
             reference = Reference(np.nan, np.nan, np.full(N_QUANTILES, np.nan))
-        keys.append(_key(detector, params))
+        keys.append(config_key(detector, params))
         scores.append(test_scores)
         references.append(reference)
     if stored:
@@ -190,7 +191,9 @@ def _write(path: Path, y, keys, scores, references, max_train: int) -> None:
     tmp.replace(path)
 
 
-def _read(path: Path) -> dict:
+def read_scores(path: Path) -> dict:
+    """One dataset's file: labels, config keys, test scores (a row per config, NaN where
+    it failed), each config's training-score reference and the training cap."""
     with np.load(path, allow_pickle=False) as data:
         keys = json.loads(str(data["keys"]))
         references = [Reference(float(m), float(s), q) for m, s, q in
@@ -216,7 +219,7 @@ class MemberScores:
             if not path.exists():
                 raise ZeroadError(f"no member scores for {dataset} in {self.folder}; "
                                   "run zeroad zeroshot scores")
-            stored = _read(path)
+            stored = read_scores(path)
             stored["index"] = {k: i for i, k in enumerate(stored["keys"])}
             self._cache[dataset] = stored
         return self._cache[dataset]
@@ -227,7 +230,7 @@ class MemberScores:
 
         data = self._data(dataset)
         try:
-            rows = [data["index"][_key(d, p)] for d, p in configs]
+            rows = [data["index"][config_key(d, p)] for d, p in configs]
         except KeyError as exc:
             raise ZeroadError(f"no stored scores of {exc} on {dataset}; rerun "
                               "zeroad zeroshot scores") from None
