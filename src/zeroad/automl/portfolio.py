@@ -193,33 +193,40 @@ def top_distinct(order, detectors: list[str], n: int) -> list[int]:
     return chosen
 
 
-def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray, size: int,
+def _fold_rankings(sub: np.ndarray, meta: np.ndarray, keep: np.ndarray, held: int,
+                   size: int) -> tuple[list[int], dict[int, np.ndarray]]:
+    """One inner fold: the greedy portfolio (rows of ``sub``, the ratios on the training
+    datasets ``keep``) and, per neighbour rule, its members' order for dataset ``held``."""
+    members = greedy_portfolio(sub, size)
+    mean, std = _standardise(meta[keep])
+    orders = {k: _rank_members(sub[members], (meta[keep] - mean) / std,
+                               (meta[held] - mean) / std, k)[0] for k in NEIGHBOUR_CHOICES}
+    return members, orders
+
+
+def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: int,
                 member_scores=None) -> tuple[dict, dict]:
     """Leave each training dataset out in turn and score every rule on it.
 
-    Returns the normalised AUC on each held-out dataset of each neighbour rule
-    (single choice) and, when ``member_scores`` can score combinations, of each
-    (ensemble size, combine) pair under the best neighbour rule.
+    ``folds`` is ``matrix.fold(held)`` for each dataset. Returns the normalised AUC on
+    each held-out dataset of each neighbour rule (single choice) and, when
+    ``member_scores`` can score combinations, of each (ensemble size, combine) pair
+    under the best neighbour rule.
     """
-    n = ratios.shape[1]
+    n = len(folds)
     detectors = [d for d, _ in matrix.configs]
     rankings = {k: [] for k in NEIGHBOUR_CHOICES}
     held_ratios, held_best = [], []
-    for held in range(n):
+    for held, (valid, fold_ratios) in enumerate(folds):
         keep = np.array([j for j in range(n) if j != held])
         # Configs that only the held-out dataset's own search found do not exist in
         # this fold; the others' normalised AUC is recomputed without them.
-        valid, fold_ratios = matrix.fold(held)
         held_ratios.append(fold_ratios[:, held])
         held_best.append(np.nanmax(matrix.auc[valid, held]))
-        sub = fold_ratios[:, keep]
         # A dataset's ratios depend on its own column only: dropping the column leaves
         # no trace of the held-out dataset in what the rule is learned from.
-        members = greedy_portfolio(sub, size)
-        mean, std = _standardise(meta[keep])
-        for k in NEIGHBOUR_CHOICES:
-            order, _, _ = _rank_members(sub[members], (meta[keep] - mean) / std,
-                                        (meta[held] - mean) / std, k)
+        members, orders = _fold_rankings(fold_ratios[:, keep], meta, keep, held, size)
+        for k, order in orders.items():
             rankings[k].append([members[i] for i in order])
     rule_values = {k: np.array([held_ratios[held][r[0]] for held, r in enumerate(ranked)])
                    for k, ranked in rankings.items()}
@@ -239,8 +246,8 @@ def _inner_lodo(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
     return rule_values, ensemble_values
 
 
-def detector_portfolios(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.ndarray,
-                        size: int) -> dict[str, dict[str, Any]]:
+def detector_portfolios(matrix: PerformanceMatrix, folds: list, ratios: np.ndarray,
+                        meta: np.ndarray, size: int) -> dict[str, dict[str, Any]]:
     """Per detector, a data-dependent default: its own greedy portfolio and neighbour rule.
 
     What :func:`build_portfolio` does across detectors, within one detector's configs
@@ -251,10 +258,10 @@ def detector_portfolios(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.
     than they lose on (one-sided sign test); otherwise the rule is the global
     ranking, whose first member is the learned default. Normalised AUC is the
     matrix's (AUC over the best of any detector on that dataset), as for the defaults.
+    ``folds`` is ``matrix.fold(held)`` for each dataset.
     """
     detectors = np.array([d for d, _ in matrix.configs])
-    n = len(matrix.datasets)
-    folds = [matrix.fold(held) for held in range(n)]
+    n = len(folds)
     learned = {}
     for detector in sorted(set(detectors)):
         rows = np.flatnonzero(detectors == detector)
@@ -264,12 +271,9 @@ def detector_portfolios(matrix: PerformanceMatrix, ratios: np.ndarray, meta: np.
             if not mine.size:  # only the held-out dataset's own searches found its configs
                 continue
             keep = np.delete(np.arange(n), held)
-            sub = fold_ratios[np.ix_(mine, keep)]
-            members = greedy_portfolio(sub, size)
-            mean, std = _standardise(meta[keep])
-            for k in NEIGHBOUR_CHOICES:
-                order, _, _ = _rank_members(sub[members], (meta[keep] - mean) / std,
-                                            (meta[held] - mean) / std, k)
+            members, orders = _fold_rankings(fold_ratios[np.ix_(mine, keep)], meta, keep, held,
+                                             size)
+            for k, order in orders.items():
                 values[k][held] = fold_ratios[mine[members[int(order[0])]], held]
         scores = {k: float(v.mean()) for k, v in values.items()}
         # Ties go to more neighbours: the smoother of two rules that score alike.
@@ -343,15 +347,15 @@ def criterion_pick(ranking: np.ndarray, criterion: np.ndarray, top_k: int) -> in
     return int(order[int(np.argmax(values))])
 
 
-def _inner_lodo_criteria(matrix: PerformanceMatrix, ratios: np.ndarray) -> dict:
+def _inner_lodo_criteria(matrix: PerformanceMatrix, folds: list) -> dict:
     """Normalised AUC on each training dataset, left out in turn, of choosing by each
-    criterion among the top k configurations of the others' global ranking."""
-    n = ratios.shape[1]
+    criterion among the top k configurations of the others' global ranking (``folds``:
+    ``matrix.fold(held)`` for each dataset)."""
+    n = len(folds)
     # The others' ranking depends only on the held-out dataset: one per fold, not per
     # rule. Configs that only the held-out dataset's search found are not in it.
     rankings, held_ratios = [], []
-    for held in range(n):
-        valid, fold_ratios = matrix.fold(held)
+    for held, (valid, fold_ratios) in enumerate(folds):
         order = np.argsort(-np.delete(fold_ratios, held, axis=1).mean(axis=1), kind="stable")
         rankings.append(order[valid[order]])
         held_ratios.append(fold_ratios[:, held])
@@ -427,7 +431,9 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
 
     members = greedy_portfolio(ratios, size)
     use_scores = member_scores if ensemble_size is None else None
-    rule_values, ensemble_values = _inner_lodo(matrix, ratios, meta_array, size, use_scores)
+    # Each training dataset left out in turn, once for every inner leave-one-out below.
+    folds = [matrix.fold(held) for held in range(len(matrix.datasets))]
+    rule_values, ensemble_values = _inner_lodo(matrix, folds, meta_array, size, use_scores)
     rule_scores = {k: float(v.mean()) for k, v in rule_values.items()}
     ensemble_scores = {k: float(v.mean()) for k, v in ensemble_values.items()}
     n_neighbors = max(NEIGHBOUR_CHOICES, key=lambda k: (rule_scores[k], k == 0))
@@ -457,7 +463,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     # is carried by a few datasets: in the build on all 33 ADBench datasets, box among
     # the top 20 led by 0.011 while winning on 9 and losing on 9, and held out it
     # did not raise the mean AUC (README).
-    criterion_values = _inner_lodo_criteria(matrix, ratios) if ensemble_size is None else {}
+    criterion_values = _inner_lodo_criteria(matrix, folds) if ensemble_size is None else {}
     criterion_scores = {k: float(v.mean()) for k, v in criterion_values.items()}
     rule_values_now = (ensemble_values[(ensemble, combine)] if ensemble > 1 and criterion_values
                        else rule_values[n_neighbors])
@@ -512,7 +518,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         "candidates": [{"detector": matrix.configs[i][0], "params": matrix.configs[i][1],
                         "mean_normalised_auc": float(ratios[i].mean())} for i in order],
         "criterion": criterion,
-        "detector_portfolios": detector_portfolios(matrix, ratios, meta_array, size),
+        "detector_portfolios": detector_portfolios(matrix, folds, ratios, meta_array, size),
         **({"tuned_configs": tuned_pools} if tuned_pools else {}),
     }
 
