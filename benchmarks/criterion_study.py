@@ -39,15 +39,10 @@ def criterion_rule(portfolio: dict) -> tuple[str, int]:
 
 
 def margin_table(results: str, portfolio: dict) -> list[str]:
-    from zeroad.automl.portfolio import choose_tuned_pools, criterion_pick
-    from zeroad.automl.zeroshot import load_matrix
+    from zeroad.automl.portfolio import criterion_pick
+    from zeroad.automl.zeroshot import built_matrix
 
-    matrix, _, _ = load_matrix(results)
-    # The configs the build saw: without the tuned ones unless it was made --with-tuned.
-    matrix = choose_tuned_pools(matrix)[0] if "tuned_configs" in portfolio else matrix.untuned()
-    if len(matrix.configs) != portfolio["provenance"].get("configs", len(matrix.configs)):
-        raise SystemExit(f"{results} has {len(matrix.configs)} of the configs the portfolio "
-                         f"was built from, not {portfolio['provenance']['configs']}: rebuild it")
+    matrix = built_matrix(results, portfolio)
     ratios = matrix.ratios()
     n = ratios.shape[1]
     kind, top_k = criterion_rule(portfolio)

@@ -1,4 +1,4 @@
-"""Five more label-free ways to beat one global kNN on a new dataset, measured by
+"""Seven more label-free ways to beat one global kNN on a new dataset, measured by
 leaving each ADBench dataset out in turn (issue 4). None of them does; this script
 keeps the evidence so that the next attempt starts from it.
 
@@ -40,6 +40,21 @@ keeps the evidence so that the next attempt starts from it.
    meta-feature space. ``n`` (1, 3, 5, 8, or all: the single learned default)
    and the portfolio size (4 or 8) are chosen by leave-one-out inside the 32
    training datasets. From the matrix's AUCs, no fitting.
+6. ``meta_regressor``: a learned selector in the manner of MetaOD (Zhao, Rossi
+   and Akoglu, NeurIPS 2021) instead of nearest neighbours: a model predicts
+   each untuned config's normalised AUC on a new dataset from its meta-features,
+   and the dataset gets the config predicted best. Models: a random forest or
+   extra trees over (standardised meta-features, the config's ``EMBEDDING``
+   leading singular vectors of the training ratio matrix and its mean ratio),
+   one row per (training dataset, config); or per config a ridge regression
+   on the meta-features (``RIDGE_ALPHA``). Against the config with the best mean
+   ratio over the same training datasets (the build's global ranking). From the
+   matrix's AUCs, no fitting of detectors.
+7. ``feature_bagging``: kNN (k = 1, standardised) on random feature subsets
+   (Lazarevic and Kumar 2005: each of ``BAGS`` bags draws between d/2 and d - 1
+   of the d features), each bag's distances standardised by the training rows'
+   own nearest-neighbour distances (``zscore``) or divided by their median,
+   averaged over the first 10 or all bags; against all features, same rows.
 
     python benchmarks/zeroshot_studies.py --out benchmarks/results/zeroshot_studies --jobs 2
 
@@ -74,7 +89,12 @@ MULTI_K = (1, 2, 4, 8, 16, 32, 64, 128)
 NEIGHBOUR_RULES = tuple((n, size) for n in (0, 1, 3, 5, 8) for size in (4, 8))  # n 0: all
 NEIGHBOUR_DETECTORS = ("knn", "kde", "gmm", "lof", "pca", "iforest", "ocsvm", "hbos",
                        "mahalanobis")
-STUDIES = ("selection", "near_noise", "whiten", "multi_k", "detector_neighbours")
+EMBEDDING = 4
+RIDGE_ALPHA = 30.0
+REGRESSOR_TREES = 300
+BAGS = 30
+STUDIES = ("selection", "near_noise", "whiten", "multi_k", "detector_neighbours",
+           "meta_regressor", "feature_bagging")
 
 
 # --- 1. greedy ensemble selection -------------------------------------------------
@@ -317,6 +337,80 @@ def detector_neighbours(detector: str) -> dict:
     return result
 
 
+# --- 6. a learned selector (MetaOD-like) -------------------------------------------
+
+def meta_regressor_dataset(dataset: str) -> dict:
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+    from sklearn.linear_model import Ridge
+
+    from zeroad.automl.metafeatures import NAMES
+    from zeroad.automl.portfolio import _standardise
+    from zeroad.automl.zeroshot import load_matrix
+
+    matrix, meta_of, _ = load_matrix(MATRIX)
+    matrix = matrix.untuned()
+    train = [d for d in matrix.datasets if d != dataset]
+    ratios = matrix.subset(train).ratios()  # normalised among the training datasets only
+    meta = np.array([[meta_of[d][name] for name in NAMES] for d in train])
+    mean, std = _standardise(meta)
+    meta_z = (meta - mean) / std
+    query = (np.array([meta_of[dataset][name] for name in NAMES]) - mean) / std
+    mean_ratio = ratios.mean(axis=1)
+    U, S, _ = np.linalg.svd(ratios - mean_ratio[:, None], full_matrices=False)
+    embedding = np.column_stack([U[:, :EMBEDDING] * S[:EMBEDDING], mean_ratio])
+    n_configs, n_train = ratios.shape
+    X = np.column_stack([np.tile(meta_z, (n_configs, 1)),
+                         np.repeat(embedding, n_train, axis=0)])
+    X_query = np.column_stack([np.tile(query, (n_configs, 1)), embedding])
+    picks = {"global": int(np.argmax(mean_ratio))}
+    for name, model in (("random_forest", RandomForestRegressor), ("extra_trees",
+                                                                   ExtraTreesRegressor)):
+        fitted = model(REGRESSOR_TREES, min_samples_leaf=3, random_state=0).fit(
+            X, ratios.ravel())
+        picks[name] = int(np.argmax(fitted.predict(X_query)))
+    ridge = [Ridge(alpha=RIDGE_ALPHA).fit(meta_z, ratios[c]).predict(query[None])[0]
+             for c in range(n_configs)]
+    picks["ridge"] = int(np.argmax(ridge))
+    column = np.nan_to_num(matrix.auc[:, matrix.datasets.index(dataset)])  # failed: 0
+    row = {"dataset": dataset}
+    for name, pick in picks.items():
+        detector, params = matrix.configs[pick]
+        row[name] = float(column[pick])
+        row[f"{name}_config"] = [detector, params]
+    return row
+
+
+# --- 7. feature bagging of kNN ----------------------------------------------------------
+
+def feature_bagging_dataset(dataset: str) -> dict:
+    from sklearn.neighbors import NearestNeighbors
+
+    from zeroad.evaluation.metrics import roc_auc
+
+    Z_train, Z_test, y_test = _standardised_split(dataset)
+    d = Z_train.shape[1]
+    rng = np.random.default_rng(0)
+
+    def distances(columns):
+        index = NearestNeighbors(n_neighbors=2).fit(Z_train[:, columns])
+        # A training row's first neighbour is itself (or a duplicate, at distance 0).
+        return (index.kneighbors(Z_train[:, columns])[0][:, 1],
+                index.kneighbors(Z_test[:, columns], n_neighbors=1)[0][:, 0])
+
+    row = {"dataset": dataset, "features": d, "all_features": roc_auc(y_test,
+                                                                      distances(np.arange(d))[1])}
+    zscores, medians = [], []
+    for _ in range(BAGS):
+        size = int(rng.integers(max(1, d // 2), max(d // 2 + 1, d)))
+        train, test = distances(np.sort(rng.choice(d, size, replace=False)))
+        zscores.append((test - train.mean()) / (train.std() or 1.0))
+        medians.append(test / (np.median(train) or train.mean() or 1.0))
+    for bags in (10, BAGS):
+        row[f"zscore_{bags}_bags"] = roc_auc(y_test, np.mean(zscores[:bags], axis=0))
+        row[f"median_{bags}_bags"] = roc_auc(y_test, np.mean(medians[:bags], axis=0))
+    return row
+
+
 # --- running and reporting --------------------------------------------------------
 
 def _run(study: str, item):
@@ -324,7 +418,9 @@ def _run(study: str, item):
     if study == "selection":
         return selection_fold(*item)
     return {"near_noise": near_noise_dataset, "whiten": whiten_dataset,
-            "multi_k": multi_k_dataset, "detector_neighbours": detector_neighbours}[study](item)
+            "multi_k": multi_k_dataset, "detector_neighbours": detector_neighbours,
+            "meta_regressor": meta_regressor_dataset,
+            "feature_bagging": feature_bagging_dataset}[study](item)
 
 
 def _item_key(study: str, row: dict):
@@ -398,6 +494,18 @@ def _variant_lines(rows: list[dict], names, reference: np.ndarray) -> list[str]:
     return lines
 
 
+def _against_table(title: str, rows: list[dict], reference: str, reference_name, names,
+                   against: str | None = None) -> list[str]:
+    """A study's table: each variant's datasets, mean AUC and wins / losses against the
+    ``reference`` column (shown as its own first line when ``reference_name`` is set)."""
+    base = np.array([r[reference] for r in rows])
+    lines = [title, "", "| variant | datasets | mean AUC | wins / losses against "
+             f"{against or reference_name} |", "|---|---|---|---|"]
+    if reference_name:
+        lines.append(f"| {reference_name} | {len(rows)} | {base.mean():.4f} | - |")
+    return lines + _variant_lines(rows, names, base) + [""]
+
+
 def summarise(out: Path) -> str:
     from scipy.stats import spearmanr
 
@@ -457,21 +565,13 @@ def summarise(out: Path) -> str:
         lines += ["", f"Without a criterion (k = 1): {first:.4f}.", ""]
     rows = _rows(out / "whiten.jsonl")
     if rows:
-        base = np.array([r["standardised_k1"] for r in rows])
-        lines += ["## 3. kNN on whitened features", "",
-                  "| variant | datasets | mean AUC | wins / losses against standardised k = 1 |",
-                  "|---|---|---|---|", f"| standardised, k = 1 | {len(rows)} | "
-                  f"{base.mean():.4f} | - |"]
-        lines += _variant_lines(rows, [k for k in rows[0] if k.startswith("whitened_")], base)
-        lines.append("")
+        lines += _against_table("## 3. kNN on whitened features", rows, "standardised_k1",
+                                "standardised, k = 1",
+                                [k for k in rows[0] if k.startswith("whitened_")])
     rows = _rows(out / "multi_k.jsonl")
     if rows:
-        base = np.array([r["k1"] for r in rows])
-        lines += ["## 4. kNN over several k", "",
-                  "| variant | datasets | mean AUC | wins / losses against k = 1 |",
-                  "|---|---|---|---|"]
-        lines += _variant_lines(rows, [k for k in rows[0] if k != "dataset"], base)
-        lines.append("")
+        lines += _against_table("## 4. kNN over several k", rows, "k1", None,
+                                [k for k in rows[0] if k != "dataset"], against="k = 1")
     rows = _rows(out / "detector_neighbours.jsonl")
     if rows:
         lines += ["## 5. Per-detector meta-feature neighbours, each dataset left out in turn",
@@ -483,6 +583,17 @@ def summarise(out: Path) -> str:
                          f"{rule.mean():.4f} | {_wins_losses(rule, default)} | "
                          f"{sum(1 for n, _ in r['rule'] if n)} of {len(r['rule'])} |")
         lines.append("")
+    rows = _rows(out / "meta_regressor.jsonl")
+    if rows:
+        lines += _against_table("## 6. A learned selector (MetaOD-like), each dataset left out "
+                                "in turn", rows, "global", "global ranking",
+                                ["random_forest", "extra_trees", "ridge"],
+                                against="the global ranking's first config")
+    rows = _rows(out / "feature_bagging.jsonl")
+    if rows:
+        lines += _against_table("## 7. Feature bagging of kNN (k = 1, standardised)", rows,
+                                "all_features", "all features",
+                                [k for k in rows[0] if k.endswith("_bags")])
     return "\n".join(lines)
 
 

@@ -103,3 +103,33 @@ def test_detector_neighbours_reproduces_the_committed_row_and_resumes(script, tm
                  if r["detector"] == "hbos"]
     assert rows == committed
     assert "| hbos | 17 |" in script.summarise(tmp_path)
+
+
+def test_feature_bagging_on_shipped_data(script, tmp_path):
+    row = script.feature_bagging_dataset(DATASET)
+    # The all-features kNN is the same geometry and rows as the other kNN studies'.
+    assert row["all_features"] == pytest.approx(script.multi_k_dataset(DATASET)["k1"])
+    bagged = {k: v for k, v in row.items() if k.endswith("_bags")}
+    assert sorted(bagged) == sorted(f"{kind}_{n}_bags" for kind in ("zscore", "median")
+                                    for n in (10, script.BAGS))
+    assert all(0.5 < v <= 1.0 for v in bagged.values())
+    (tmp_path / "feature_bagging.jsonl").write_text(json.dumps(row) + "\n")
+    summary = script.summarise(tmp_path)
+    assert "## 7. Feature bagging" in summary
+    assert f"| all features | 1 | {row['all_features']:.4f} | - |" in summary
+
+
+def test_meta_regressor_reads_only_the_training_datasets(script, monkeypatch):
+    from zeroad.automl.zeroshot import load_matrix
+
+    monkeypatch.setattr(script, "REGRESSOR_TREES", 5)
+    matrix = load_matrix(script.MATRIX)[0].untuned()
+    held = "adbench:wilt"
+    row = script.meta_regressor_dataset(held)
+    column = np.nan_to_num(matrix.auc[:, matrix.datasets.index(held)])
+    for name in ("global", "random_forest", "extra_trees", "ridge"):
+        detector, params = row[f"{name}_config"]
+        assert row[name] == column[matrix.configs.index((detector, params))]
+    # The global pick has the best mean ratio over the other 32, not over all 33.
+    ratios = matrix.subset([d for d in matrix.datasets if d != held]).ratios().mean(axis=1)
+    assert tuple(row["global_config"]) == matrix.configs[int(np.argmax(ratios))]

@@ -227,6 +227,26 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
                                                  configs=len(kept.configs)))
 
 
+def built_matrix(results, portfolio: dict[str, Any]) -> PerformanceMatrix:
+    """The performance matrix as ``portfolio``'s build saw it, from its matrix folder (a
+    path or a :class:`MatrixFolder`): its excluded datasets left out, and the tuned
+    configs too unless it was built ``--with-tuned`` (then the tuned pools the build
+    kept). Refuses a folder that no longer holds that many configs (the portfolio
+    needs a rebuild)."""
+    from zeroad.automl.portfolio import choose_tuned_pools
+
+    folder = results if isinstance(results, MatrixFolder) else MatrixFolder.read(results)
+    matrix = folder.matrix.without(portfolio["provenance"].get("excluded", ()))
+    with_tuned = "tuned_configs" in portfolio
+    if not with_tuned:
+        matrix = matrix.untuned()
+    expected = portfolio["provenance"].get("configs", len(matrix.configs))
+    if len(matrix.configs) != expected:
+        raise ZeroadError(f"{folder.path} has {len(matrix.configs)} of the configs the portfolio "
+                          f"was built from, not {expected}: rebuild the portfolio")
+    return choose_tuned_pools(matrix)[0] if with_tuned else matrix
+
+
 # -- leave-one-dataset-out evaluation ------------------------------------------------------
 
 ROLE_AUTO = "AutoDetector"
