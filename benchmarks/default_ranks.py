@@ -9,7 +9,6 @@ and the shipped portfolio, fits nothing.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ MATRIX = ROOT / "benchmarks" / "results" / "zeroshot_matrix_full"
 def rank_table(results, portfolio: dict) -> list[str]:
     from zeroad.automl.configs import candidate_configs
     from zeroad.automl.zeroshot import built_matrix
+    from zeroad.evaluation.tasks import canonical_params
 
     matrix = built_matrix(results, portfolio)
     mean_ratio = matrix.ratios().mean(axis=1)
@@ -34,11 +34,11 @@ def rank_table(results, portfolio: dict) -> list[str]:
              "| detector | configs | learned default: mean normalised AUC | rank | "
              "library default: mean normalised AUC | rank |", "|---|---|---|---|---|---|"]
     for detector, learned in sorted(portfolio["defaults"].items()):
-        rows = {json.dumps(p, sort_keys=True): i for i, (d, p) in enumerate(matrix.configs)
+        rows = {canonical_params(p): i for i, (d, p) in enumerate(matrix.configs)
                 if d == detector}
         cells = []
         for params in (learned, candidate_configs(detector, 0)[0]):
-            i = rows.get(json.dumps(params, sort_keys=True))
+            i = rows.get(canonical_params(params))
             cells += (["-", "-"] if i is None else [f"{mean_ratio[i]:.4f}", str(rank[i])])
         lines.append(f"| {detector} | {len(rows)} | " + " | ".join(cells) + " |")
     return lines

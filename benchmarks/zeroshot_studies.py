@@ -66,6 +66,7 @@ writes ``OUT/summary.md``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -264,19 +265,24 @@ def whiten_dataset(dataset: str) -> dict:
 
 # --- 4. kNN over several k ----------------------------------------------------------
 
-def multi_k_dataset(dataset: str) -> dict:
+def _neighbour_distances(Z_train: np.ndarray, Z_test: np.ndarray, k: int):
+    """Distances to the 1st..k-th training neighbour, of each training row (without
+    itself) and of each test row."""
     from sklearn.neighbors import NearestNeighbors
 
+    index = NearestNeighbors(n_neighbors=k + 1).fit(Z_train)
+    # A training row's first neighbour is itself (a duplicate row's may be its twin,
+    # at the same distance 0).
+    return index.kneighbors(Z_train)[0][:, 1:], index.kneighbors(Z_test, n_neighbors=k)[0]
+
+
+def multi_k_dataset(dataset: str) -> dict:
     from zeroad.evaluation.metrics import roc_auc
 
     Z_train, Z_test, y_test = _standardised_split(dataset)
     k_max = min(MULTI_K[-1], Z_train.shape[0] - 1)
     ks = sorted({min(k, k_max) for k in MULTI_K})
-    index = NearestNeighbors(n_neighbors=k_max + 1).fit(Z_train)
-    # A training row's first neighbour is itself (a duplicate row's may be its twin,
-    # at the same distance 0).
-    train_distances = index.kneighbors(Z_train)[0][:, 1:]
-    test_distances = index.kneighbors(Z_test, n_neighbors=k_max)[0]
+    train_distances, test_distances = _neighbour_distances(Z_train, Z_test, k_max)
     row = {"dataset": dataset}
     for k in ks:
         row[f"k{k}"] = roc_auc(y_test, test_distances[:, k - 1])
@@ -308,12 +314,19 @@ def _neighbour_pick(ratios: np.ndarray, meta: np.ndarray, train: list[int], quer
     return members[int(order[0])]
 
 
-def detector_neighbours(detector: str) -> dict:
-    from zeroad.automl.metafeatures import NAMES
+@functools.cache
+def _untuned_matrix():
+    """The matrix's untuned configs and its meta-features, read once per process."""
     from zeroad.automl.zeroshot import load_matrix
 
     matrix, meta_of, _ = load_matrix(MATRIX)
-    matrix = matrix.untuned()
+    return matrix.untuned(), meta_of
+
+
+def detector_neighbours(detector: str) -> dict:
+    from zeroad.automl.metafeatures import NAMES
+
+    matrix, meta_of = _untuned_matrix()
     rows = [i for i, (d, _) in enumerate(matrix.configs) if d == detector]
     auc = np.nan_to_num(matrix.auc[rows])  # a failed config counts as AUC 0, as in the build
     ratios = np.nan_to_num(matrix.ratios()[rows])
@@ -345,10 +358,8 @@ def meta_regressor_dataset(dataset: str) -> dict:
 
     from zeroad.automl.metafeatures import NAMES
     from zeroad.automl.portfolio import _standardise
-    from zeroad.automl.zeroshot import load_matrix
 
-    matrix, meta_of, _ = load_matrix(MATRIX)
-    matrix = matrix.untuned()
+    matrix, meta_of = _untuned_matrix()
     train = [d for d in matrix.datasets if d != dataset]
     ratios = matrix.subset(train).ratios()  # normalised among the training datasets only
     meta = np.array([[meta_of[d][name] for name in NAMES] for d in train])
@@ -383,8 +394,6 @@ def meta_regressor_dataset(dataset: str) -> dict:
 # --- 7. feature bagging of kNN ----------------------------------------------------------
 
 def feature_bagging_dataset(dataset: str) -> dict:
-    from sklearn.neighbors import NearestNeighbors
-
     from zeroad.evaluation.metrics import roc_auc
 
     Z_train, Z_test, y_test = _standardised_split(dataset)
@@ -392,10 +401,8 @@ def feature_bagging_dataset(dataset: str) -> dict:
     rng = np.random.default_rng(0)
 
     def distances(columns):
-        index = NearestNeighbors(n_neighbors=2).fit(Z_train[:, columns])
-        # A training row's first neighbour is itself (or a duplicate, at distance 0).
-        return (index.kneighbors(Z_train[:, columns])[0][:, 1],
-                index.kneighbors(Z_test[:, columns], n_neighbors=1)[0][:, 0])
+        train, test = _neighbour_distances(Z_train[:, columns], Z_test[:, columns], 1)
+        return train[:, 0], test[:, 0]
 
     row = {"dataset": dataset, "features": d, "all_features": roc_auc(y_test,
                                                                       distances(np.arange(d))[1])}
