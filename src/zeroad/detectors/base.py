@@ -8,12 +8,21 @@ and scaled. Everything users touch (``fit``, ``decision_function``, ``predict``,
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from zeroad.detectors.scalers import make_scaler
+from zeroad.detectors.thresholds import (
+    benjamini_hochberg,
+    conformal_pvalues,
+    conformal_rank,
+    conformal_threshold,
+    rows_needed,
+)
 from zeroad.detectors.validation import check_X, feature_names_of
 from zeroad.errors import InputError, NotFittedError
 
@@ -29,17 +38,24 @@ class BaseDetector(BaseEstimator):
     scaler : {"standard", "robust", "minmax", "quantile", "none"}
         Preprocessing fitted on the training rows and applied before the model.
     contamination : float in (0, 0.5] or None
-        Expected fraction of anomalies; sets ``threshold_`` so that this fraction
-        of normal rows is flagged. PyOD's name for the same thing as ``fpr``.
+        Expected fraction of anomalies: PyOD's name for ``fpr``, and sets the
+        threshold the same way. Give ``contamination`` or ``fpr``, not both;
+        with neither, ``contamination=0.1`` as in PyOD.
     fpr : float in (0, 1) or None
-        Target false-positive rate on normal data (``fpr=0.001`` flags 0.1% of
-        normal rows). Give ``contamination`` or ``fpr``, not both; with neither,
-        ``contamination=0.1`` as in PyOD.
+        Target false-positive rate on normal data (``fpr=0.001`` flags at most
+        0.1% of normal rows). The threshold is the split-conformal quantile of
+        the held-out calibration scores (see :mod:`zeroad.detectors.thresholds`):
+        for normal rows drawn like the training rows, the expected share
+        flagged is at most ``fpr``, whatever the detector and the data. That
+        needs at least ``1/fpr - 1`` calibration rows; with fewer, ``fit``
+        refuses and says how many rows it needs (with the default rate, it
+        warns and falls back to in-sample scores instead).
     calibration_fraction : float in [0, 0.9]
-        Fraction of the training rows held out of training and used only to place
-        the threshold, because in-sample scores are optimistic. 0 trains on every
-        row and calibrates on in-sample scores (fine when only the ranking of
-        scores matters, as in AUC benchmarks).
+        Fraction of the training rows held out of training and used only to
+        place the threshold and compute p-values, because in-sample scores are
+        optimistic. 0 trains on every row and places the threshold on in-sample
+        scores: no false-positive guarantee and no p-values (fine when only
+        the ranking of scores matters, as in AUC benchmarks).
     random_state : int or None
         Seed of every random choice (calibration split, the model's own
         randomness). None behaves as 0, so runs are reproducible by default.
@@ -55,6 +71,9 @@ class BaseDetector(BaseEstimator):
         Scores of the held-out calibration rows (empty when calibration_fraction=0).
     threshold_ : float
         Scores above it are predicted anomalous.
+    threshold_method_ : {"conformal", "in_sample"}
+        How ``threshold_`` was placed: on held-out calibration scores, with the
+        guarantee above, or on in-sample training scores, without one.
     """
 
     def __init__(self, *, scaler="standard", contamination=None, fpr=None,
@@ -85,6 +104,9 @@ class BaseDetector(BaseEstimator):
         if isinstance(self.random_state, numbers.Integral):
             return int(self.random_state)
         raise InputError(f"random_state must be an int or None, got {self.random_state!r}")
+
+    def _rate_is_explicit(self) -> bool:
+        return self.fpr is not None or self.contamination is not None
 
     def _flag_rate(self) -> float:
         if self.contamination is not None and self.fpr is not None:
@@ -121,9 +143,7 @@ class BaseDetector(BaseEstimator):
         self.feature_names_in_ = names
         self.n_features_in_ = X.shape[1]
         rng = np.random.default_rng(self._seed)
-        n_cal = int(round(self.calibration_fraction * X.shape[0]))
-        if X.shape[0] - n_cal < MIN_TRAINING_ROWS:
-            n_cal = 0
+        n_cal, conformal = self._plan_calibration(X.shape[0], rate)
         order = rng.permutation(X.shape[0]) if n_cal else np.arange(X.shape[0])
         X_train, X_cal = X[order[n_cal:]], X[order[:n_cal]]
 
@@ -141,9 +161,42 @@ class BaseDetector(BaseEstimator):
         self.decision_scores_ = self._finite(self._training_scores(Xs))
         self.calibration_scores_ = (self._finite(self._score(self._transform(X_cal)))
                                     if n_cal else np.empty(0))
-        reference = self.calibration_scores_ if n_cal else self.decision_scores_
-        self.threshold_ = float(np.quantile(reference, 1.0 - rate))
+        if conformal:
+            self.threshold_ = conformal_threshold(self.calibration_scores_, rate)
+            self.threshold_method_ = "conformal"
+        else:
+            self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - rate))
+            self.threshold_method_ = "in_sample"
         return self
+
+    def _plan_calibration(self, n_rows: int, rate: float) -> tuple[int, bool]:
+        """(calibration rows, whether the threshold is conformal) for ``n_rows`` training rows.
+
+        Checked before any training, so that a rate the data cannot support
+        fails at once rather than after a long fit.
+        """
+        n_cal = int(round(self.calibration_fraction * n_rows))
+        if n_rows - n_cal < MIN_TRAINING_ROWS:
+            n_cal = 0
+        if self.calibration_fraction == 0:
+            return 0, False
+        if conformal_rank(n_cal, rate) <= n_cal:
+            return n_cal, True
+        needed = rows_needed(rate)
+        name = "fpr" if self.fpr is not None else "contamination"
+        advice = (f"{name}={rate:g} needs at least {needed} held-out calibration rows for its "
+                  f"guarantee; calibration_fraction={self.calibration_fraction:g} of "
+                  f"{n_rows} training rows gives {n_cal}")
+        if self._rate_is_explicit():
+            raise InputError(
+                f"{advice}: give at least "
+                f"{max(needed + MIN_TRAINING_ROWS, math.ceil(needed / self.calibration_fraction))}"
+                f" training rows, raise calibration_fraction or {name}, or set "
+                "calibration_fraction=0 to place the threshold on in-sample scores "
+                "(no guarantee)")
+        warnings.warn(f"{advice}; threshold_ placed on in-sample training scores instead "
+                      "(no false-positive guarantee)", UserWarning, stacklevel=3)
+        return n_cal, False
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(self.scaler_.transform(X), dtype=np.float64)
@@ -170,9 +223,35 @@ class BaseDetector(BaseEstimator):
                     feature_names=self.feature_names_in_)
         return self._finite(self._score(self._transform(X)))
 
-    def predict(self, X) -> np.ndarray:
-        """1 for rows scored above ``threshold_`` (anomalies), 0 for the others."""
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+    def pvalues(self, X) -> np.ndarray:
+        """Conformal p-value of each row of ``X`` against the held-out calibration scores.
+
+        ``(1 + number of calibration scores >= the row's score) / (n + 1)``: for
+        a normal row drawn like the training rows, ``P(p <= a) <= a`` for every
+        ``a``; small p-values mark anomalies. Needs ``calibration_fraction > 0``.
+        """
+        self._check_fitted()
+        if len(self.calibration_scores_) == 0:
+            raise InputError(f"p-values need held-out calibration rows, but this "
+                             f"{type(self).__name__} was fitted with calibration_fraction=0 "
+                             "(or too few rows to hold any out): refit with "
+                             "calibration_fraction > 0")
+        return conformal_pvalues(self.calibration_scores_, self.decision_function(X))
+
+    def predict(self, X, *, fdr: float | None = None) -> np.ndarray:
+        """1 for rows predicted anomalous, 0 for the others.
+
+        By default a row is anomalous when its score is above ``threshold_``
+        (false-positive rate at most ``fpr`` / ``contamination``). With
+        ``fdr=q``, the rows of the batch ``X`` that Benjamini-Hochberg flags
+        on their conformal p-values (:meth:`pvalues`): among the flagged rows,
+        the expected share of normal ones is at most ``q``.
+        """
+        if fdr is None:
+            return (self.decision_function(X) > self.threshold_).astype(np.int64)
+        if isinstance(fdr, bool) or not isinstance(fdr, numbers.Real) or not 0 < fdr < 1:
+            raise InputError(f"fdr must be a number in (0, 1), got {fdr!r}")
+        return benjamini_hochberg(self.pvalues(X), float(fdr)).astype(np.int64)
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).predict(X)
