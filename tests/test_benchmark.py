@@ -143,7 +143,7 @@ def test_environment_rows_of_older_code_are_retried_and_its_results_resumed(tmp_
     assert by_detector["knn"]["error"] is None and by_detector["hbos"]["error"] is None
 
 
-def test_only_the_detectors_own_errors_are_results(tmp_path):
+def test_only_the_detectors_own_errors_are_results(tmp_path, capsys):
     from zeroad.evaluation.runner import RunFailures
 
     store = ResultsStore(tmp_path)
@@ -152,6 +152,10 @@ def test_only_the_detectors_own_errors_are_results(tmp_path):
     [row] = run_benchmark([bad], store, LocalBackend(), progress=False)
     assert row["error_kind"] == "detector"
     assert failures.rows() == ([], [row])
+    assert failures.report("--retry-errors runs them again") == 1
+    assert capsys.readouterr().err.startswith(
+        "zeroad: 1 task of this run errored in the detector (kept as results; --retry-errors "
+        f"runs them again); first: {DATASET} seed 0 knn ")
     run_benchmark([bad], store, LocalBackend(), progress=False)  # a result: not rerun
     assert len(store.history()) == 1
     assert RunFailures(tmp_path).rows() == ([], [])
@@ -196,6 +200,8 @@ def test_the_code_digest_is_the_commit_or_a_hash_of_the_changes_or_of_the_source
     (package / "__init__.py").write_text("x = 3\n")
     assert edited.startswith(f"git:{commit}+dirty:") and _git_digest(package) != edited
     (package / "__init__.py").write_text("x = 1\n")
+    (package / "__init__.cpython-311.pyc").write_bytes(b"\0")  # a cache, not a change
+    assert _git_digest(package) == f"git:{commit}"
     (package / "new.py").write_text("y = 1\n")
     untracked = _git_digest(package)
     assert untracked.startswith(f"git:{commit}+dirty:") and untracked != edited
@@ -375,7 +381,7 @@ def test_zeroshot_matrix_and_evaluate_exit_1_when_tasks_broke_and_check_reused_d
                 str(tmp_path / "old")]
     capsys.readouterr()
     assert main(evaluate) == 2
-    assert (f"1 rows in {tmp_path / 'old'}; pass --reuse-any-digest"
+    assert (f"1 row in {tmp_path / 'old'}; pass --reuse-any-digest"
             in capsys.readouterr().err)
     monkeypatch.setattr(local, "_child", _child_killed_on_knn)
     assert main(evaluate + ["--reuse-any-digest"]) == 1

@@ -52,12 +52,15 @@ def _git_digest(package: Path) -> str | None:
         # environment) is not that repository's code: its files must be tracked.
         _git(package, "ls-files", "--error-unmatch", "--", "__init__.py")
         commit = _git(package, "rev-parse", "HEAD").decode().strip()
-        changed = _git(package, "status", "--porcelain", "--untracked-files=all", "--", ".")
-        if not changed.strip():
+        diff = _git(package, "diff", "HEAD", "--binary", "--", ".")
+        others = _git(package, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
+        # New source files count; stray caches in a checkout that does not ignore them do not.
+        untracked = sorted(name for name in others.split(b"\0")
+                           if name.endswith((b".py", b".json")))
+        if not diff and not untracked:
             return f"git:{commit}"
-        digest = hashlib.sha256(_git(package, "diff", "HEAD", "--binary", "--", "."))
-        untracked = _git(package, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
-        for name in sorted(filter(None, untracked.split(b"\0"))):
+        digest = hashlib.sha256(diff)
+        for name in untracked:
             digest.update(b"\0" + name + b"\0" + (package / name.decode()).read_bytes())
     except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
         return None

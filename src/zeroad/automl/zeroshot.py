@@ -379,7 +379,8 @@ def reuse_rows(store: ResultsStore, folders, wanted: set[tuple],
             if not ours(row):
                 foreign[folder] = foreign.get(folder, 0) + 1
         if foreign and not any_digest:
-            counts = ", ".join(f"{n} rows in {folder}" for folder, n in foreign.items())
+            counts = ", ".join(f"{n} row{'s' if n != 1 else ''} in {folder}"
+                               for folder, n in foreign.items())
             raise ZeroadError(f"--reuse would copy rows made by other code than this zeroad "
                               f"(code digest {current}): {counts}; pass --reuse-any-digest to "
                               "copy them anyway, or leave those folders out to rerun the tasks")
