@@ -180,6 +180,7 @@ def test_caps_criteria_timeouts_and_load_errors_like_local(cluster, tmp_path):
     good = ray_rows[tasks[0].key]
     assert good["max_train"] == 150 and good["n_train"] == 150 and 0 <= good["criterion_box"] <= 1
     assert "does not exist" in ray_rows[tasks[2].key]["error"]
+    assert ray_rows[tasks[2].key]["error_kind"] == "environment"  # no result: retried
 
     # KDE of 10,000 training rows against 10,000 test rows takes far longer than 1 s.
     rng = np.random.default_rng(0)
@@ -188,6 +189,7 @@ def test_caps_criteria_timeouts_and_load_errors_like_local(cluster, tmp_path):
     over_time = [Task(f"npz:{tmp_path / 'big.npz'}", 0, "kde"), Task(DATASET, 0, "hbos")]
     rows = {r["detector"]: r for r in RayBackend(task_timeout=1.0).run(over_time)}
     assert rows["kde"]["error"].startswith("timeout") and rows["kde"]["n_train"] == 10_000
+    assert rows["kde"]["error_kind"] == "environment"
     assert rows["hbos"]["error"] is None
 
 

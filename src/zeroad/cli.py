@@ -177,13 +177,17 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
     return rows, table
 
 
-def cmd_benchmark(args) -> None:
+def cmd_benchmark(args) -> int:
+    from zeroad.evaluation.runner import RunFailures
+
+    failures = RunFailures(args.out)
     rows, table = _run_benchmark(args.datasets, args.detectors, args.seeds, args.out,
                                  _jobs(args), args.task_timeout, args.data_dir, args.retry_errors,
                                  args.library_defaults, args.backend, args.address)
     errors = sum(1 for r in rows if r["error"])
     print(table)
     print(f"\n{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors)")
+    return failures.report("--retry-errors runs them again")
 
 
 def cmd_summarize(args) -> None:
@@ -220,10 +224,12 @@ def cmd_tune(args) -> None:
           f"best validation AUC {result['best_auc']:.4f} with {json.dumps(result['best_params'])}")
 
 
-def cmd_zeroshot_matrix(args) -> None:
+def cmd_zeroshot_matrix(args) -> int:
     from zeroad.automl.zeroshot import run_matrix
     from zeroad.data.datasets import expand
+    from zeroad.evaluation.runner import RunFailures
 
+    failures = RunFailures(args.out)
     names = [n for spec in args.datasets for n in expand(spec, args.data_dir)]
     rows = run_matrix(names, args.detectors, args.out, n_random=args.configs, seeds=args.seeds,
                       jobs=_jobs(args), task_timeout=args.task_timeout, data_dir=args.data_dir,
@@ -232,6 +238,7 @@ def cmd_zeroshot_matrix(args) -> None:
     errors = sum(1 for r in rows if r["error"])
     print(f"{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors); "
           f"build a portfolio with: zeroad zeroshot build --results {args.out} --out FILE")
+    return failures.report()
 
 
 def cmd_zeroshot_build(args) -> None:
@@ -270,12 +277,15 @@ def cmd_zeroshot_scores(args) -> None:
     print(f"member scores in {folder}; zeroad zeroshot build now learns whether to combine")
 
 
-def cmd_zeroshot_evaluate(args) -> None:
+def cmd_zeroshot_evaluate(args) -> int:
     from zeroad.automl.zeroshot import evaluate_lodo, format_lodo, summarize_lodo
+    from zeroad.evaluation.runner import RunFailures
 
+    failures = RunFailures(args.out)
     table = evaluate_lodo(args.results, args.out, args.detectors, seeds=args.seeds,
                           jobs=_jobs(args), task_timeout=args.task_timeout,
-                          data_dir=args.data_dir, reuse=args.reuse, command=sys.argv,
+                          data_dir=args.data_dir, reuse=args.reuse,
+                          reuse_any_digest=args.reuse_any_digest, command=sys.argv,
                           backend=args.backend, address=args.address,
                           with_tuned=args.with_tuned)
     out = Path(args.out)
@@ -283,6 +293,7 @@ def cmd_zeroshot_evaluate(args) -> None:
     text = format_lodo(summarize_lodo(table))
     (out / "summary.md").write_text(text + "\n")
     print(text)
+    return failures.report()
 
 
 def cmd_zeroshot_criteria(args) -> None:
@@ -437,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="detectors whose learned and library defaults are compared")
     p.add_argument("--reuse", nargs="+", help="benchmark folders whose rows stand in for "
                                               "identical tasks")
+    p.add_argument("--reuse-any-digest", action="store_true",
+                   help="reuse rows whatever their code digest: they then come from other "
+                        "code than this zeroad (by default such rows are refused)")
     p.add_argument("--with-tuned", action="store_true", help=WITH_TUNED_HELP)
     run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_zeroshot_evaluate)
@@ -467,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        args.func(args)
+        status = args.func(args)
     except ZeroadError as exc:
         print(f"zeroad: error: {exc}", file=sys.stderr)
         return 2
@@ -475,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         print("zeroad: interrupted; finished tasks are saved, rerun the command to resume",
               file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -319,11 +319,12 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
                   task_timeout: float | None = None, data_dir=None, reuse=None,
                   size: int = 8, ensemble_size: int | None = None, command=None,
                   backend: str = "local", address: str | None = None,
-                  with_tuned: bool = False):
+                  with_tuned: bool = False, reuse_any_digest: bool = False):
     """Run the leave-one-dataset-out plan (resumable) and return its table of roles.
 
     ``reuse`` names results folders (e.g. an earlier ``zeroad benchmark`` of the
-    library defaults under full protocol v1) whose rows stand in for identical tasks.
+    library defaults under full protocol v1) whose rows stand in for identical tasks
+    (see :func:`reuse_rows`; ``reuse_any_digest`` takes rows made by other code too).
     ``backend`` and ``address`` choose how the tasks run, as in :func:`run_matrix`.
     """
     from zeroad.evaluation.backends import make_backend
@@ -333,20 +334,59 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
                           data_dir=data_dir)  # first: a missing Ray fails before any work
     plan = lodo_plan(results, out, detectors, seeds, size, ensemble_size, with_tuned)
     store = ResultsStore(out)
-    wanted = {task.key for task, _ in plan}
     if reuse:
-        with store.exclusive():
-            have = store.done_keys(retry_errors=True)
-            for folder in reuse:
-                for row in ResultsStore(folder).rows():
-                    key = (row["dataset"], row["seed"], row["detector"], row["params"])
-                    if key in wanted and key not in have and not row["error"] \
-                            and "max_train" not in row:
-                        store.append(row)
-                        have.add(key)
+        reuse_rows(store, reuse, {task.key for task, _ in plan}, any_digest=reuse_any_digest)
     tasks = [task for task, _ in plan]
     rows = run_benchmark(tasks, store, runner, command=command, retry_errors=False)
     return lodo_table(plan, rows)
+
+
+def reuse_rows(store: ResultsStore, folders, wanted: set[tuple],
+               any_digest: bool = False) -> int:
+    """Copy into ``store`` the successful rows of ``folders`` for the tasks in ``wanted``
+    (task keys) that ``store`` has no result for; returns how many were copied.
+
+    Only rows of full protocol v1 (no ``max_train`` cap) are taken; of several
+    rows of one task, the first of this code's digest, else the first. A row made
+    by other code than this zeroad's (another :func:`~zeroad.provenance.code_digest`,
+    or none recorded: ``"unknown"``) is refused, and nothing is copied, unless
+    ``any_digest``; the copies keep the digest of the code that made them.
+
+    Raises
+    ------
+    ZeroadError
+        Naming each folder with rows of another digest, how many, and the flag.
+    """
+    from zeroad.provenance import UNKNOWN_DIGEST, code_digest
+
+    current = code_digest()
+
+    def ours(row) -> bool:
+        return row.get("code_digest", UNKNOWN_DIGEST) == current
+
+    with store.exclusive():
+        have = store.done_keys(retry_errors=True)
+        chosen: dict[tuple, tuple[Any, dict]] = {}
+        for folder in folders:
+            for row in ResultsStore(folder).rows():
+                key = (row["dataset"], row["seed"], row["detector"], row["params"])
+                if key not in wanted or key in have or row["error"] or "max_train" in row:
+                    continue
+                if key not in chosen or (ours(row) and not ours(chosen[key][1])):
+                    chosen[key] = (folder, row)
+        foreign: dict[Any, int] = {}
+        for folder, row in chosen.values():
+            if not ours(row):
+                foreign[folder] = foreign.get(folder, 0) + 1
+        if foreign and not any_digest:
+            counts = ", ".join(f"{n} row{'s' if n != 1 else ''} in {folder}"
+                               for folder, n in foreign.items())
+            raise ZeroadError(f"--reuse would copy rows made by other code than this zeroad "
+                              f"(code digest {current}): {counts}; pass --reuse-any-digest to "
+                              "copy them anyway, or leave those folders out to rerun the tasks")
+        for _, row in chosen.values():
+            store.append(row)
+    return len(chosen)
 
 
 def lodo_table(plan: list[tuple[Task, str]], rows: list[dict]):

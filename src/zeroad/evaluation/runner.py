@@ -1,4 +1,10 @@
-"""Run a benchmark: skip what the store already has, run the rest, summarise."""
+"""Run a benchmark: skip what the store already has, run the rest, summarise.
+
+A run ends with every task it ran either a result (a success, or the detector's
+own error on its data) or not completed (the environment broke it: see
+:mod:`zeroad.evaluation.store`); :class:`RunFailures` tells a command's caller
+which, so that the command can exit non-zero.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +15,26 @@ import platform
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
 from zeroad._version import __version__
-from zeroad.evaluation.store import ResultsStore
-from zeroad.evaluation.tasks import Task
+from zeroad.evaluation.store import (
+    ENVIRONMENT_ERROR,
+    RESULTS_FILE,
+    ResultsStore,
+    error_kind,
+)
+from zeroad.evaluation.tasks import Task, check_datasets
+from zeroad.provenance import code_digest
 
 log = logging.getLogger(__name__)
 _VERSIONED = ("numpy", "scipy", "scikit-learn", "pyod", "torch", "flaml")
 
 
 def provenance(command: list[str] | None = None, **extra) -> dict:
-    """Who produced a result: command, versions, machine and date."""
+    """Who produced a result: command, versions, code digest, machine and date."""
     versions = {}
     for package in _VERSIONED:
         try:
@@ -29,7 +42,8 @@ def provenance(command: list[str] | None = None, **extra) -> dict:
         except metadata.PackageNotFoundError:
             pass
     return {"command": command if command is not None else sys.argv,
-            "zeroad_version": __version__, "python": platform.python_version(),
+            "zeroad_version": __version__, "code_digest": code_digest(),
+            "python": platform.python_version(),
             "packages": versions, "machine": f"{platform.machine()} {platform.system()}",
             "cpu_count": __import__("os").cpu_count(),
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), **extra}
@@ -39,8 +53,15 @@ def run_benchmark(tasks: list[Task], store: ResultsStore, backend, progress: boo
                   command: list[str] | None = None, retry_errors: bool = False) -> list[dict]:
     """Run the tasks not yet in ``store`` on ``backend``, appending each row as it finishes.
 
-    With ``retry_errors``, tasks whose recorded row has an error run again.
-    Returns one row per task in the store (earlier runs included).
+    Tasks the environment broke in earlier runs (no result) always run again; with
+    ``retry_errors``, tasks whose recorded result is an error run again too.
+    Returns one row per task with a result in the store (earlier runs included).
+
+    Raises
+    ------
+    InputError
+        Before any work, when a dataset of the tasks to run cannot be found
+        (:func:`~zeroad.evaluation.tasks.check_datasets`).
     """
     with store.exclusive():
         return _run_unlocked(tasks, store, backend, progress, command, retry_errors)
@@ -65,6 +86,7 @@ def _run_unlocked(tasks, store, backend, progress, command, retry_errors) -> lis
     todo = [t for t in tasks if t.key not in done]
     seen = set()
     todo = [t for t in todo if not (t.key in seen or seen.add(t.key))]
+    check_datasets({t.dataset for t in todo}, getattr(backend, "data_dir", None))
     with open(store.directory / "runs.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(provenance(command, n_tasks=len(tasks), n_todo=len(todo))) + "\n")
     log.info("%d tasks, %d already in %s, %d to run", len(tasks), len(tasks) - len(todo),
@@ -77,6 +99,66 @@ def _run_unlocked(tasks, store, backend, progress, command, retry_errors) -> lis
     finally:
         reporter.close()
     return store.rows()
+
+
+class RunFailures:
+    """The tasks a run on a results folder failed: made before the run, read after it.
+
+    Every row the run appends is one of its tasks; those with an error failed,
+    either not completed (the environment broke them: the next run retries them)
+    or errored in the detector (kept as results).
+
+    Examples
+    --------
+    >>> failures = RunFailures(out)                          # doctest: +SKIP
+    >>> rows = run_benchmark(tasks, ResultsStore(out), backend)  # doctest: +SKIP
+    >>> exit_status = failures.report()                      # doctest: +SKIP
+    """
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self._first = len(self._history())
+
+    def _history(self) -> list[dict]:
+        if not (self.directory / RESULTS_FILE).is_file():
+            return []
+        return ResultsStore(self.directory).history()
+
+    def rows(self) -> tuple[list[dict], list[dict]]:
+        """The rows of this run's failed tasks: ``(not_completed, errored)``."""
+        failed = [r for r in self._history()[self._first:] if r["error"]]
+        not_completed = [r for r in failed if error_kind(r) == ENVIRONMENT_ERROR]
+        return not_completed, [r for r in failed if error_kind(r) != ENVIRONMENT_ERROR]
+
+    def report(self, retry_hint: str = "") -> int:
+        """Print a line on stderr per kind of failure; the exit status: 1 if any, else 0.
+
+        ``retry_hint`` tells how a detector error can be run again (e.g. a flag).
+        """
+        not_completed, errored = self.rows()
+        if not_completed:
+            first = not_completed[0]
+            print(f"zeroad: {_tasks(len(not_completed))} of this run not completed (the "
+                  "environment broke them: missing data, a killed worker, a timeout, a lost "
+                  "node; they are no results): a rerun retries them; first: "
+                  f"{_task_name(first)}: {_first_line(first)}", file=sys.stderr)
+        if errored:
+            print(f"zeroad: {_tasks(len(errored))} of this run errored in the detector (kept as "
+                  f"results{'; ' + retry_hint if retry_hint else ''}); first: "
+                  f"{_task_name(errored[0])}: {_first_line(errored[0])}", file=sys.stderr)
+        return 1 if not_completed or errored else 0
+
+
+def _tasks(n: int) -> str:
+    return f"{n} task{'s' if n != 1 else ''}"
+
+
+def _first_line(row: dict) -> str:
+    return str(row["error"]).strip().splitlines()[0] if str(row["error"]).strip() else ""
+
+
+def _task_name(row: dict) -> str:
+    return f"{row['dataset']} seed {row['seed']} {row['detector']} {row['params']}"
 
 
 class Progress:
@@ -94,7 +176,8 @@ class Progress:
 
     def update(self, row: dict) -> None:
         self.done += 1
-        status = "error" if row["error"] else f"auc={row['auc']:.3f}"
+        status = ("not completed" if error_kind(row) == ENVIRONMENT_ERROR
+                  else "error" if row["error"] else f"auc={row['auc']:.3f}")
         text = f"{row['dataset']} seed {row['seed']} {row['detector']} {status}"
         if self.bar is not None:
             self.bar.set_postfix_str(text)

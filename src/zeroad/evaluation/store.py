@@ -6,6 +6,13 @@ row being written. Readers never change the file and ignore an unfinished last
 line (it may be a row being written right now); the next writing run, holding
 the lock, cuts off a line torn by a crash before it appends. A task rerun with
 ``retry_errors`` appends a new line; readers see the latest line of each task.
+
+A failed task is a result only when the failure is the detector's own outcome on
+its data (``error_kind`` "detector": it raised on degenerate parameters, say).
+When the environment broke it (``error_kind`` "environment": the dataset could
+not be loaded, the worker was killed, the task ran over its time limit, a Ray
+node was lost), the row stays in the history as a record but is no result:
+:meth:`ResultsStore.rows` leaves it out, so the next run runs the task again.
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_FILE = "results.jsonl"
+DETECTOR_ERROR = "detector"
+ENVIRONMENT_ERROR = "environment"
+# How rows written before ``error_kind`` existed said that the environment broke them.
+_LEGACY_ENVIRONMENT_ERRORS = ("cannot load dataset:", "timeout:", "worker process ",
+                              "Ray worker died ", "Ray: ")
 
 
 class ResultsStore:
@@ -59,12 +71,15 @@ class ResultsStore:
         return rows
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per task: the latest, so a retried task's new result replaces its error."""
-        latest = {row_key(r): r for r in self.history()}
+        """One row per task that has a result: the latest, so a retried task's new result
+        replaces its error. Environment failures are not results and are left out."""
+        latest = {row_key(r): r for r in self.history()
+                  if error_kind(r) != ENVIRONMENT_ERROR}
         return list(latest.values())
 
     def done_keys(self, retry_errors: bool = False) -> set[tuple]:
-        """Tasks that need no rerun: all recorded ones, or only successes with ``retry_errors``."""
+        """Tasks that need no rerun: those with a result, or only successes with
+        ``retry_errors``. A task the environment broke is never done."""
         return {row_key(r) for r in self.rows() if not (retry_errors and r["error"])}
 
     def append(self, row: dict[str, Any]) -> None:
@@ -98,6 +113,17 @@ class ResultsStore:
 
 def row_key(row: dict[str, Any]) -> tuple:
     return (row["dataset"], row["seed"], row["detector"], row["params"])
+
+
+def error_kind(row: dict[str, Any]) -> str | None:
+    """None for a row without error, else ``"detector"`` or ``"environment"`` (see the
+    module docstring); rows written before the kind was recorded are told by their error."""
+    if not row.get("error"):
+        return None
+    if row.get("error_kind"):
+        return row["error_kind"]
+    legacy = str(row["error"]).startswith(_LEGACY_ENVIRONMENT_ERRORS)
+    return ENVIRONMENT_ERROR if legacy else DETECTOR_ERROR
 
 
 def _jsonable(value):

@@ -4,21 +4,30 @@ A task is (dataset spec, seed, detector name, configuration). Running it means:
 load the dataset, split it with one-class protocol v1, fit on the normal
 training rows, score the test rows, measure AUC / AP and time. Backends decide
 how tasks are run; :func:`run_task` is what each of them calls.
+
+A task that raises records the error in its row; ``error_kind`` says whether it is
+the detector's own outcome on the data (a result) or the environment's doing (not
+a result: see :mod:`zeroad.evaluation.store`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import resource
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zeroad._version import __version__
 from zeroad.data.protocol import PROTOCOL
+from zeroad.errors import InputError
+from zeroad.evaluation.store import DETECTOR_ERROR, ENVIRONMENT_ERROR
 
 
 def canonical_params(params: dict[str, Any]) -> str:
@@ -91,11 +100,68 @@ def run_task(task: Task, split, criteria: bool = False) -> dict[str, Any]:
             for kind in CRITERIA:
                 row[f"criterion_{kind}"] = noise_discrimination(
                     detector, X_train, X_test[y_test == 0], kind, seed=task.seed)
-    except Exception as exc:  # a failing task is a result too
+    except Exception as exc:  # a detector failing on its data is a result too
         row["error"] = f"{type(exc).__name__}: {exc}"
+        row["error_kind"] = ENVIRONMENT_ERROR if _environment_failure(exc) else DETECTOR_ERROR
         row["traceback"] = traceback.format_exc(limit=5)
     row["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
+
+
+def _environment_failure(exc: Exception) -> bool:
+    """Whether ``exc`` says the machine failed the task (memory, files), not the detector.
+
+    Torch's CUDA out-of-memory error is told by name: torch is not imported here.
+    """
+    return isinstance(exc, (MemoryError, OSError)) or type(exc).__name__ == "OutOfMemoryError"
+
+
+def check_datasets(specs, data_dir: str | os.PathLike | None = None) -> None:
+    """Refuse, before any work, dataset specs that name no data.
+
+    Checks what can be checked without reading the data: the ADBench folder and
+    name, the ``hep:`` folder, and the file of a file spec (``csv:``, ``parquet:``,
+    ``npz:``, ``root:`` or a bare path). Other specs (``sklearn:``, ``toy:``) are
+    left to the load.
+
+    Raises
+    ------
+    InputError
+        Naming every spec that does not resolve, and why.
+    """
+    from zeroad.data.datasets import expand
+
+    adbench = None
+    missing = []
+    for spec in sorted(set(specs)):
+        kind, _, rest = spec.partition(":")
+        try:
+            if kind == "adbench":
+                adbench = adbench if adbench is not None else expand("adbench", data_dir)
+                if f"adbench:{re.sub(r'^[0-9]+_', '', rest).lower()}" not in adbench:
+                    raise InputError(f"no ADBench dataset {rest!r} in the data folder")
+            elif kind == "hep":
+                from zeroad.data.hep import hep_folder
+
+                hep_folder(rest, data_dir)
+            elif kind not in ("sklearn", "toy"):
+                path = _data_file(spec)
+                if not path.is_file():
+                    raise InputError(f"file {path} does not exist")
+        except InputError as exc:
+            missing.append(f"{spec} ({exc})")
+    if missing:
+        raise InputError(f"{len(missing)} dataset(s) cannot be found, nothing was run: "
+                         + "; ".join(missing))
+
+
+def _data_file(spec: str) -> Path:
+    kind, _, rest = spec.partition(":")
+    if kind == "root":
+        from zeroad.data.root import parse_root_spec
+
+        return parse_root_spec(spec).path
+    return Path(rest) if kind in ("csv", "parquet", "npz") and rest else Path(spec)
 
 
 def score_metrics(y, scores, weights=None) -> dict[str, Any]:
@@ -128,7 +194,7 @@ def base_row(task: Task, split) -> dict[str, Any]:
         "dataset": task.dataset, "seed": task.seed, "detector": task.detector,
         "params": canonical_params(task.params), "auc": None, "ap": None,
         "fit_seconds": None, "score_seconds": None, "n_train": None, "n_test": None,
-        "n_features": None, "anomaly_fraction": None, "error": None,
+        "n_features": None, "anomaly_fraction": None, "error": None, "error_kind": None,
         "protocol": PROTOCOL, "zeroad_version": __version__,
     }
     if split is not None:

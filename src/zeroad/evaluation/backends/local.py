@@ -1,7 +1,8 @@
 """The local backend: each task in its own process on this machine.
 
 A process per task keeps a crash, a memory blow-up or an over-time task from
-taking the run down: the task becomes a row with an error and the run goes on.
+taking the run down: the task becomes a row with an environment error (no result:
+the next run tries it again, see :mod:`zeroad.evaluation.store`) and the run goes on.
 Processes come from a fork server (started clean, with zeroad's imports
 preloaded), which is fast and safe even when the parent has used threads.
 """
@@ -18,7 +19,9 @@ from typing import Any
 
 from zeroad.data import datasets
 from zeroad.data.protocol import MAX_TEST, MAX_TRAIN, one_class_split
+from zeroad.evaluation.store import ENVIRONMENT_ERROR
 from zeroad.evaluation.tasks import Task, base_row, run_task
+from zeroad.provenance import code_digest
 
 
 def load_split(dataset: str, seed: int, data_dir=None, max_train: int = MAX_TRAIN,
@@ -123,8 +126,8 @@ class SplitCache:
     def get(self, task: Task) -> tuple[Any, dict | None]:
         """``(split, None)``: the (prepared) split of ``task``, loaded on first use.
 
-        ``(None, row)`` when its dataset cannot be loaded: the task is finished, and
-        ``row`` (with the error) is its result.
+        ``(None, row)`` when its dataset cannot be loaded: the task is finished for this
+        run, and ``row`` records why (an environment error: no result).
         """
         group = (task.dataset, task.seed)
         if group not in self._ready:
@@ -144,6 +147,8 @@ class SplitCache:
         """``task`` is done (the last of its group frees the split); returns its ``row``.
 
         Rows split with other than protocol v1's caps say so: the runner checks them.
+        Every row records the code that made it (:func:`zeroad.provenance.code_digest`,
+        computed here, in the driver, once).
         """
         group = (task.dataset, task.seed)
         self._left[group] -= 1
@@ -151,6 +156,7 @@ class SplitCache:
             self._ready.pop(group, None)
         if (self.max_train, self.max_test) != (MAX_TRAIN, MAX_TEST):
             row.update(max_train=self.max_train, max_test=self.max_test)
+        row["code_digest"] = code_digest()
         return row
 
 
@@ -162,7 +168,11 @@ def _death_message(exitcode: int | None) -> str:
 
 
 def error_row(task: Task, split, message: str) -> dict:
-    """The row of a task that produced none itself: its identity, sizes and ``message``."""
+    """The row of a task that produced none itself: its identity, sizes and ``message``.
+
+    The environment stopped such a task (its data, its process, its time limit), so
+    the row is no result and the next run tries the task again.
+    """
     row = base_row(task, split)
-    row["error"] = message
+    row.update(error=message, error_kind=ENVIRONMENT_ERROR)
     return row

@@ -9,11 +9,13 @@ and an interrupted driver resumes from the store like a local run.
   cluster's object store once; every task of that group reads it from there
   (a node fetches it once). Only the driver needs the data files.
 - A task whose worker dies (killed, out of memory, node lost) is retried by Ray
-  up to ``max_retries`` times; an exception inside a task is never retried, it
+  up to ``max_retries`` times, then becomes an environment error row (no result:
+  the next run tries it again); an exception inside a task is never retried, it
   is the row's ``error`` (run_task catches it), as locally.
 - At most as many tasks are in flight as the cluster has task slots, so
   ``task_timeout``, counted from submission, is close to the time the task runs;
-  an over-time task is cancelled (its worker killed) and becomes an error row.
+  an over-time task is cancelled (its worker killed) and becomes an environment
+  error row, as locally.
 
 Ray is an optional dependency (``pip install 'zeroad[ray]'``): it is imported
 when a Ray backend runs, never when zeroad is imported.
