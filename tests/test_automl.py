@@ -360,8 +360,10 @@ def test_tune_records_every_trial_and_resumes(tmp_path):
     spec = _write_dataset(tmp_path / "d.npz", 0, 3.0)
     first = tune_detector(spec, "knn", time_budget=2, out=tmp_path / "tune", num_samples=4)
     assert first["trials"] == 4 and 0.5 < first["best_auc"] <= 1
+    # num_samples counts the search's trials over all runs: 3 more, the first 4 reused.
     second = tune_detector(spec, "knn", time_budget=2, out=tmp_path / "tune", num_samples=7)
-    assert second["trials"] >= 7 and second["best_auc"] >= first["best_auc"]
+    assert (second["trials"], second["new"], second["reused"]) == (7, 3, 4)
+    assert second["best_auc"] >= first["best_auc"]
     [best] = best_tuned(tmp_path / "tune")
     assert best["detector"] == "knn" and best["validation_auc"] == second["best_auc"]
 

@@ -211,11 +211,14 @@ def test_tune_on_ray_records_every_trial_once_and_resumes(cluster, tmp_path):
     first = tune_detector(DATASET, "knn", time_budget=120, out=out, num_samples=4,
                           backend="ray")
     assert first["trials"] == 4
-    second = tune_detector(DATASET, "knn", time_budget=120, out=out, num_samples=3,
+    # num_samples counts the search's trials over all runs; recorded configs are reused.
+    second = tune_detector(DATASET, "knn", time_budget=120, out=out, num_samples=7,
                            backend="ray")
-    assert second["trials"] == 7 and second["best_auc"] >= first["best_auc"]
+    assert second["trials"] == 4 + second["new"] and second["new"] + second["reused"] == 7
+    assert second["new"] >= 3 and second["best_auc"] >= first["best_auc"]
     rows = ResultsStore(out).history()
-    assert len(rows) == 7  # one row per trial: none lost, none written twice
+    assert len(rows) == second["trials"]  # one row per trial: none lost, none written twice
+    assert len({r["params"] for r in rows}) == len(rows)
     # What each Ray worker measured is what this process measures for the same config.
     data = load(DATASET)
     X_fit, X_val, y_val = tuning_split(data.X, data.y, 0, max_train=2000)

@@ -220,7 +220,8 @@ def cmd_tune(args) -> None:
     result = tune_detector(args.dataset, args.detector, args.time_budget, args.out,
                            seed=args.seed, data_dir=args.data_dir, max_train=args.max_train,
                            backend=args.backend, address=args.address)
-    print(f"{args.detector} on {args.dataset}: {result['trials']} trials in {args.out}; "
+    print(f"{args.detector} on {args.dataset}: {result['trials']} trials in {args.out} "
+          f"({result['new']} new, {result['reused']} reused); "
           f"best validation AUC {result['best_auc']:.4f} with {json.dumps(result['best_params'])}")
 
 
@@ -397,7 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(FLAML); every trial recorded, resumable")
     p.add_argument("--dataset", required=True, help="labelled dataset spec")
     p.add_argument("--detector", required=True)
-    p.add_argument("--time-budget", type=float, required=True, help="seconds")
+    p.add_argument("--time-budget", type=float, required=True,
+                   help="seconds of search in total, over every run on --out: a rerun "
+                        "resumes an interrupted search and leaves a finished one as it is "
+                        "(rerun with a larger budget to search longer); no config is fitted "
+                        "twice")
     p.add_argument("--out", required=True, help="folder for the trials (results.jsonl)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=2000, help="cap on the fit rows")

@@ -48,20 +48,96 @@ class DetectorSpec:
         return to_flaml_space(self.space)
 
 
+# FLAML keys its trials by the tuple of their values, so a choice whose categories
+# are lists (layer widths) or dicts cannot be handed to it as they are: each such
+# category travels through FLAML as its compact JSON text, and
+# ``from_flaml_config`` turns the text back into the registry's value.
+
+
+def _encoded_categories(domain: dict[str, Any]) -> dict[str, Any] | None:
+    """``{JSON text: category}`` for a choice with a list or dict category, else ``None``."""
+    categories = domain["categories"]
+    if not any(isinstance(c, (list, tuple, dict)) for c in categories):
+        return None
+    return {_json_text(c): c for c in categories}
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def to_flaml_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Turn a search space written as data into FLAML ``tune`` domains."""
+    """Turn a search space written as data into FLAML ``tune`` domains.
+
+    A choice with a list or dict among its categories becomes a choice of their
+    JSON texts (``[64,64]``), which FLAML can hash; :func:`to_flaml_config`
+    encodes values the same way and :func:`from_flaml_config` decodes them.
+    """
     from flaml import tune
 
     domains = {}
     for param, domain in space.items():
         kind = domain["type"]
         if kind == "choice":
-            domains[param] = tune.choice(domain["categories"])
+            encoded = _encoded_categories(domain)
+            domains[param] = tune.choice(list(encoded) if encoded else domain["categories"])
         elif kind in _DOMAIN_TYPES:
             domains[param] = getattr(tune, kind)(domain["lower"], domain["upper"])
         else:
             raise ZeroadError(f"unknown domain type {kind!r} for {param}; use {_DOMAIN_TYPES}")
     return domains
+
+
+def to_flaml_config(space: dict[str, dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` (values of ``space``'s parameters) as FLAML sees them in :func:`to_flaml_space`.
+
+    For a ``low_cost_partial_config`` or ``points_to_evaluate``; a parameter not in
+    the space, or a value outside its domain, is a :class:`ZeroadError`.
+    """
+    config = {}
+    for param, value in params.items():
+        if param not in space:
+            raise ZeroadError(f"{param!r} is not in the search space; it has {sorted(space)}")
+        domain = space[param]
+        if domain["type"] == "choice":
+            encoded = _encoded_categories(domain)
+            flaml_value = _json_text(value) if encoded else value
+            allowed = list(encoded) if encoded else domain["categories"]
+            if flaml_value not in allowed:
+                raise ZeroadError(f"{param}={value!r} is not one of {domain['categories']}")
+            config[param] = flaml_value
+        else:
+            if not domain["lower"] <= value <= domain["upper"]:
+                raise ZeroadError(f"{param}={value!r} is outside [{domain['lower']}, "
+                                  f"{domain['upper']}]")
+            config[param] = value
+    return config
+
+
+def from_flaml_config(space: dict[str, dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """A config FLAML proposed for :func:`to_flaml_space` ``(space)``, as detector parameters.
+
+    The one place where FLAML's values become a detector's: encoded categories
+    turn back into the registry's lists or dicts (fresh copies), integers stay
+    integers, and keys FLAML adds that are not parameters are dropped.
+    """
+    params = {}
+    for param, domain in space.items():
+        if param not in config:
+            continue
+        value = config[param]
+        encoded = _encoded_categories(domain) if domain["type"] == "choice" else None
+        if encoded:
+            if value not in encoded:
+                raise ZeroadError(f"FLAML proposed {param}={value!r}, not one of "
+                                  f"{list(encoded)}")
+            value = json.loads(value)
+        elif domain["type"] in ("randint", "lograndint"):
+            value = int(round(value))
+        elif hasattr(value, "item"):  # a numpy scalar from FLAML's sampler
+            value = value.item()
+        params[param] = value
+    return params
 
 
 def _read_json(filename: str) -> dict[str, Any] | None:
