@@ -9,6 +9,7 @@ import pytest
 from conftest import normal_data
 
 import zeroad
+import zeroad.provenance
 import zeroad.registry
 from zeroad.automl.tune import search_seconds_used, tune_detector
 from zeroad.cli import main
@@ -127,6 +128,7 @@ def test_a_rerun_of_a_finished_search_fits_nothing_and_a_larger_budget_only_new_
     tune_detector(DATASET, "knn", time_budget=0.3, out=out, max_train=100)
     recorded = _rows(out)
     assert search_seconds_used(recorded) >= 0.3  # ran until the budget was spent
+    assert {r["code_digest"] for r in recorded} == {zeroad.provenance.code_digest()}
     fits.clear()
     again = tune_detector(DATASET, "knn", time_budget=0.3, out=out, max_train=100)
     assert fits["knn"] == 0 and again["new"] == 0 and again["reused"] == 0

@@ -22,6 +22,7 @@ from zeroad.data.protocol import tuning_split
 from zeroad.errors import InputError, ZeroadError
 from zeroad.evaluation.store import ResultsStore
 from zeroad.evaluation.tasks import canonical_params
+from zeroad.provenance import code_digest
 
 log = logging.getLogger(__name__)
 SEARCH_MAX_TRAIN = 2000
@@ -117,6 +118,7 @@ def tune_detector(dataset: str, detector: str, time_budget: float, out, seed: in
         def record(row: dict) -> None:
             clock["used"] = spent + time.perf_counter() - clock["started"]
             row["search_seconds"] = clock["used"]
+            row["code_digest"] = code_digest()
             store.append(row)
             recorded[row["params"]] = row
             counts["new"] += 1
