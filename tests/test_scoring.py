@@ -212,7 +212,7 @@ def test_bad_inputs_are_refused_clearly(tmp_path, rows, knn_file):
     with pytest.raises(InputError, match="folder .*nowhere does not exist"):
         score_file(knn_file, tmp_path / "in.parquet", tmp_path / "nowhere" / "o.parquet",
                    label_column="label")
-    with pytest.raises(InputError, match="would overwrite their input"):
+    with pytest.raises(InputError, match="would overwrite the input"):
         score_file(knn_file, tmp_path / "in.parquet", tmp_path / "in.parquet",
                    label_column="label")
     assert len(pd.read_parquet(tmp_path / "in.parquet")) == N_ROWS
