@@ -14,10 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import uproot
 from conftest import normal_data, save_fitted_knn
 
 import zeroad
 from zeroad.cli import main
+from zeroad.data.datasets import load
 from zeroad.errors import InputError, ZeroadError
 from zeroad.io_safety import output_lock
 from zeroad.scoring import FOLDER_LOCK, score_directory, score_file
@@ -195,16 +197,25 @@ def test_input_files_are_closed_after_scoring_and_after_a_failure(model, tmp_pat
     bad = frame.copy()
     bad.iloc[400, 0] = np.nan
     pq.write_table(pa.Table.from_pandas(bad, preserve_index=False), tmp_path / "bad.parquet")
+    with uproot.recreate(tmp_path / "in.root") as handle:
+        handle["events"] = {n: X[:, j] for j, n in enumerate(NAMES)}
+    root_spec = f"root:{tmp_path / 'in.root'}:events:{','.join(NAMES)}"
     score_file(model, tmp_path / "in.parquet", tmp_path / "warm.parquet")  # imports, pools
+    score_file(model, root_spec, tmp_path / "warm.csv")
     before = open_descriptors()
     failures = []
-    for name in ("in.csv", "in.parquet", "in.npz", "bad.parquet"):
+    inputs = [str(tmp_path / name) for name in ("in.csv", "in.parquet", "in.npz",
+                                                "bad.parquet")] + [root_spec]
+    for number, data in enumerate(inputs):
         try:
-            score_file(model, tmp_path / name, tmp_path / f"{name}.scores.parquet",
-                       chunk_size=100)
+            score_file(model, data, tmp_path / f"{number}.scores.parquet", chunk_size=100)
         except InputError as exc:
             failures.append(exc)  # kept alive: its traceback must not hold a file open
-    assert len(failures) == 1
+        try:
+            load(data)  # what fit reads
+        except InputError as exc:
+            failures.append(exc)
+    assert len(failures) == 2
     assert open_descriptors() == before
 
 
@@ -290,3 +301,14 @@ def test_report_never_writes_over_its_results(tmp_path, capsys):
     assert main(["report", str(tmp_path / "results"), "--out", str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     assert leftovers(tmp_path) == []
+
+
+def test_zeroshot_build_never_writes_over_its_matrix(tmp_path, capsys):
+    matrix = tmp_path / "matrix"
+    (matrix / "member_scores").mkdir(parents=True)
+    (matrix / "results.jsonl").write_text("rows\n")
+    (matrix / "member_scores" / "a.npz").write_text("scores")
+    for out in (matrix / "results.jsonl", matrix / "member_scores" / "a.npz"):
+        assert main(["zeroshot", "build", "--results", str(matrix), "--out", str(out)]) == 2
+        assert "would overwrite the input" in error_line(capsys)
+    assert (matrix / "results.jsonl").read_text() == "rows\n"

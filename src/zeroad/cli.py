@@ -245,11 +245,17 @@ def cmd_zeroshot_matrix(args) -> None:
 
 def cmd_zeroshot_build(args) -> None:
     from zeroad.automl.zeroshot import build_from_results
+    from zeroad.io_safety import atomic_output, check_output, output_lock
 
-    portfolio = build_from_results(args.results, exclude=args.exclude or (), size=args.size,
-                                   ensemble_size=args.ensemble_size, command=sys.argv,
-                                   with_tuned=args.with_tuned)
-    Path(args.out).write_text(json.dumps(portfolio, indent=1) + "\n")
+    # A portfolio is rebuilt at will (an old one is replaced); the matrix it came from never.
+    matrix = [p for p in Path(args.results).rglob("*") if p.is_file()]
+    with output_lock(args.out):
+        out = check_output(args.out, matrix, overwrite=True)
+        portfolio = build_from_results(args.results, exclude=args.exclude or (),
+                                       size=args.size, ensemble_size=args.ensemble_size,
+                                       command=sys.argv, with_tuned=args.with_tuned)
+        with atomic_output(out) as temporary:
+            temporary.write_text(json.dumps(portfolio, indent=1) + "\n")
     k = portfolio["selection"]["n_neighbors"]
     criterion = portfolio["criterion"]
     how = (f"picks one of the top {criterion['top_k']} candidates by the label-free "
