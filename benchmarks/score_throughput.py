@@ -144,8 +144,9 @@ def score_in_child(model: Path, data: Path, out: Path, chunk_size: int,
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    arguments = ["score", str(model), str(data), "--out", str(out), "--chunk-size",
-                 str(chunk_size), "--json"] + ([] if prefetch else ["--no-prefetch"])
+    arguments = ["score", str(model), str(data), "--out", str(out), "--overwrite",
+                 "--chunk-size", str(chunk_size), "--json"]
+    arguments += [] if prefetch else ["--no-prefetch"]
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, *arguments], env=env,
                           capture_output=True, text=True)

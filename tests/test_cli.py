@@ -1,8 +1,12 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
 import zeroad
 from zeroad.cli import main
+from zeroad.errors import InputError
 
 
 def test_detectors_lists_every_name(capsys):
@@ -54,6 +58,8 @@ def test_summarize_a_results_folder(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| knn |" in out and "| ecod |" in out and "2 tasks" in out
     assert (tmp_path / "summary.md").exists()
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "report.html")]) == 0
+    assert "2 tasks, 1 datasets, 2 detectors, 0 failed" in capsys.readouterr().out
 
 
 def test_library_defaults_flag_runs_what_a_pyod_user_gets(tmp_path, capsys):
@@ -98,3 +104,135 @@ def test_fit_one_detector_with_the_shipped_data_dependent_default(tmp_path, caps
     assert load_portfolio()["detector_portfolios"]["gmm"]["n_neighbors"] == 3
     assert "chosen by 3 nearest datasets" in out
     assert f"nearest: {', '.join(model.selection_['neighbours'])}" in out
+
+
+def test_autodetector_is_exported_at_the_top_level():
+    from zeroad.automl.auto import AutoDetector
+
+    assert zeroad.AutoDetector is AutoDetector
+    assert "AutoDetector" in zeroad.__all__ and "AutoDetector" in dir(zeroad)
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        zeroad.NoSuchThing  # noqa: B018
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zeroad: error: ") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_header_only_csv_is_called_empty(tmp_path, capsys):
+    (tmp_path / "header.csv").write_text("a,b,c\n")
+    assert main(["fit", str(tmp_path / "header.csv"), "--detector", "knn",
+                 "--out", str(tmp_path / "m.zad")]) == 2
+    assert "is empty: it has 0 rows" in one_line(capsys)
+    model = tmp_path / "model.zad"
+    zeroad.make_detector("knn").fit(pd.DataFrame(np.eye(30, 3), columns=list("abc"))).save(model)
+    assert main(["score", str(model), str(tmp_path / "header.csv"),
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    assert "is empty: it has 0 rows" in one_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["header.csv", "model.zad"]
+
+
+def test_a_parameter_the_detector_refuses_is_one_line(tmp_path, capsys, X_normal):
+    pd.DataFrame(X_normal, columns=list("abcde")).to_csv(tmp_path / "x.csv", index=False)
+    assert main(["fit", str(tmp_path / "x.csv"), "--detector", "knn", "--param", "fpr=2",
+                 "--out", str(tmp_path / "m.zad")]) == 2
+    assert "fpr" in one_line(capsys)
+    assert main(["fit", str(tmp_path / "x.csv"), "--detector", "knn", "--param", "nope=1",
+                 "--out", str(tmp_path / "m.zad")]) == 2
+    assert "no parameter(s) ['nope']" in one_line(capsys)
+    assert main(["fit", str(tmp_path / "x.csv"), "--detector", "knn", "--param", "fpr",
+                 "--out", str(tmp_path / "m.zad")]) == 2
+    assert "--param takes key=value" in one_line(capsys)
+    assert not (tmp_path / "m.zad").exists()
+
+
+def test_an_os_error_on_a_user_path_is_one_line(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a results folder")
+    assert main(["benchmark", "--datasets", "sklearn:breast_cancer", "--detectors", "knn",
+                 "--seeds", "0", "--out", str(tmp_path / "taken")]) == 2
+    assert str(tmp_path / "taken") in one_line(capsys)
+    assert main(["summarize", str(tmp_path / "taken" / "sub")]) == 2
+    assert "Not a directory" in one_line(capsys)
+
+
+def test_a_zeroad_error_message_is_printed_on_one_line(monkeypatch, capsys):
+    import zeroad.cli as cli
+
+    def refuse(args):
+        raise InputError("first part\nsecond part")
+
+    monkeypatch.setattr(cli, "cmd_detectors", refuse)
+    assert main(["detectors"]) == 2
+    assert one_line(capsys) == "zeroad: error: first part second part"
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("an internal invariant broke"),
+    KeyError("score_seconds"),
+    # A file of zeroad's own installation is missing: not the user's doing.
+    FileNotFoundError(2, "No such file or directory",
+                      str(Path(zeroad.__file__).parent / "defaults" / "gone.json")),
+])
+def test_a_bug_prints_its_traceback_and_asks_for_a_report(monkeypatch, capsys, error):
+    import zeroad.cli as cli
+
+    def broken(args):
+        raise error
+
+    monkeypatch.setattr(cli, "cmd_detectors", broken)
+    assert main(["detectors", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "zeroad: command: zeroad detectors --json" in err
+    assert "Traceback (most recent call last)" in err and type(error).__name__ in err
+    assert err.strip().splitlines()[-1] == cli.BUG_HINT
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def small_copy(source: Path, target: Path, n_rows: int = 30) -> Path:
+    """The first rows of a committed results folder, with its marker files."""
+    target.mkdir()
+    lines = (source / "results.jsonl").read_text().splitlines(keepends=True)
+    (target / "results.jsonl").write_text("".join(lines[:n_rows]))
+    for name in ("runs.jsonl", "candidates.json", "per_dataset_auc.csv"):
+        if (source / name).is_file():
+            (target / name).write_bytes((source / name).read_bytes())
+    if (source / "portfolios").is_dir():
+        (target / "portfolios").mkdir()
+    return target
+
+
+@pytest.mark.parametrize("folder, kind", [
+    ("adbench_defaults", "A benchmark folder"),
+    ("mass_scan", "A mass scan folder"),
+    ("zeroshot_matrix", "A zero-shot matrix (zeroad zeroshot matrix) folder"),
+    ("zeroshot_lodo", "A leave-one-dataset-out evaluation (zeroad zeroshot evaluate) folder"),
+    ("zeroshot_tune_knn", "A tuning trials (zeroad tune) folder"),
+])
+def test_report_reads_every_kind_of_folder_zeroad_writes(tmp_path, capsys, folder, kind):
+    if not (RESULTS / folder / "results.jsonl").is_file():
+        pytest.skip(f"benchmarks/results/{folder} is not in this checkout")
+    results = small_copy(RESULTS / folder, tmp_path / folder)
+    out = tmp_path / "report.html"
+    assert main(["report", str(results), "--out", str(out)]) == 0, capsys.readouterr().err
+    page = out.read_text()
+    assert kind in page and page.count("<img") >= 2
+    assert "30 tasks" in capsys.readouterr().out
+
+
+def test_report_refuses_folders_zeroad_did_not_write(tmp_path, capsys):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "study.jsonl").write_text('{"pool": "all"}\n')
+    assert main(["report", str(tmp_path / "notes"), "--out", str(tmp_path / "r.html")]) == 2
+    assert "not a results folder written by zeroad benchmark" in one_line(capsys)
+    (tmp_path / "notes" / "results.jsonl").write_text('{"pool": "all"}\n')
+    assert main(["report", str(tmp_path / "notes"), "--out", str(tmp_path / "r.html")]) == 2
+    assert "is not a results row" in one_line(capsys)
+    (tmp_path / "notes" / "results.jsonl").write_text(
+        '{"dataset": "d", "seed": 0, "detector": "knn", "params": "{}"}\n')
+    assert main(["report", str(tmp_path / "notes"), "--out", str(tmp_path / "r.html")]) == 2
+    assert "holds rows without ['auc', 'error']" in one_line(capsys)
+    assert not (tmp_path / "r.html").exists()

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,3 +104,29 @@ def test_public_datasets_module_loads_and_splits():
     X_train, X_test, y_test = datasets.one_class_split(data.X, data.y, seed=0)
     assert X_train.shape[1] == data.X.shape[1] == 30
     assert X_train.shape[0] + (y_test == 0).sum() == (data.y == 0).sum()
+
+
+def test_header_only_and_empty_tables_are_called_empty(tmp_path):
+    (tmp_path / "header.csv").write_text("a,b,label\n")
+    with pytest.raises(InputError, match="is empty: it has 0 rows"):
+        datasets.load(str(tmp_path / "header.csv"))
+    with pytest.raises(InputError, match="is empty: it has 0 rows"):
+        datasets.load(f"csv:{tmp_path / 'header.csv'}", label_column="label")
+    pd.DataFrame({"a": np.zeros(0), "b": np.zeros(0)}).to_parquet(tmp_path / "none.parquet")
+    with pytest.raises(InputError, match="is empty: it has 0 rows"):
+        datasets.load(str(tmp_path / "none.parquet"))
+
+
+def test_input_files_name_what_a_spec_reads(tmp_path):
+    from zeroad.data.datasets import input_files
+
+    adbench = tmp_path / "adbench"
+    adbench.mkdir()
+    np.savez(adbench / "6_cardio.npz", X=np.ones((3, 2)), y=np.zeros(3))
+    assert input_files("adbench:cardio", tmp_path) == [adbench / "6_cardio.npz"]
+    assert input_files("adbench:nosuch", tmp_path) == []
+    assert input_files(f"csv:{tmp_path}/x.csv") == [tmp_path / "x.csv"]
+    assert input_files(f"root:{tmp_path}/e.root:events:a,recipe=generic") == [
+        tmp_path / "e.root"]
+    assert input_files("x.parquet") == [Path("x.parquet")]
+    assert input_files("sklearn:breast_cancer") == [] and input_files("toy:mediator") == []

@@ -212,7 +212,7 @@ def test_bad_inputs_are_refused_clearly(tmp_path, rows, knn_file):
     with pytest.raises(InputError, match="folder .*nowhere does not exist"):
         score_file(knn_file, tmp_path / "in.parquet", tmp_path / "nowhere" / "o.parquet",
                    label_column="label")
-    with pytest.raises(InputError, match="would overwrite their input"):
+    with pytest.raises(InputError, match="would overwrite the input"):
         score_file(knn_file, tmp_path / "in.parquet", tmp_path / "in.parquet",
                    label_column="label")
     assert len(pd.read_parquet(tmp_path / "in.parquet")) == N_ROWS
@@ -390,3 +390,42 @@ def test_cli_streams_files_and_directories(tmp_path, rows, knn_file, capsys):
     assert main(["score", str(knn_file), str(tmp_path / "in.parquet"), "--out",
                  str(tmp_path / "x.parquet")]) == 2
     assert "6 numeric feature columns" in capsys.readouterr().err
+
+
+def cms_file(name: str):
+    """A CMS tutorial file of the shared data directory, or None (the test then skips)."""
+    from zeroad.data.datasets import data_dir
+
+    root = data_dir()
+    path = None if root is None else root / "hep" / "cms_heptutorial2012" / name
+    return path if path is not None and path.is_file() else None
+
+
+@pytest.mark.skipif(cms_file("qcd.root") is None, reason="CMS tutorial files not present "
+                                                         "(set ZEROAD_DATA)")
+def test_score_takes_every_recipe_fit_takes_on_a_real_cms_file(tmp_path, capsys):
+    # The CMS recipe refuses an empty chunk: feature names must come from real entries.
+    qcd = cms_file("qcd.root")
+    spec = f"root:{qcd}:events:recipe=cms_tutorial"
+    model, out = tmp_path / "cms.zad", tmp_path / "scores.parquet"
+    assert main(["fit", spec, "--detector", "knn", "--out", str(model)]) == 0
+    assert main(["score", str(model), spec, "--out", str(out), "--chunk-size", "50"]) == 0, \
+        capsys.readouterr().err
+    expected = zeroad.load(model).decision_function(load(spec).X)
+    np.testing.assert_allclose(read_scores(out)["score"], expected, rtol=1e-12)
+    # A directory of such files through a root: spec, each file as fit reads it.
+    folder = tmp_path / "cms"
+    folder.mkdir()
+    (folder / "qcd.root").symlink_to(qcd)
+    result = score_directory(model, f"root:{folder}:events:recipe=cms_tutorial",
+                             tmp_path / "dir")
+    assert [f.rows for f in result.files] == [len(expected)]
+
+
+def test_an_empty_tree_is_called_empty(tmp_path, knn_file):
+    with uproot.recreate(tmp_path / "empty.root") as handle:
+        handle.mktree("events", {c: np.float64 for c in NAMES})
+    with pytest.raises(InputError, match="is empty: it has 0 entries"):
+        score_file(knn_file, f"root:{tmp_path / 'empty.root'}:events:recipe=generic",
+                   tmp_path / "o.parquet")
+    assert not list(tmp_path.glob("o.*"))

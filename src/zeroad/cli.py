@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 from zeroad.errors import ZeroadError
@@ -43,16 +45,23 @@ def cmd_detectors(args) -> None:
 
 
 def cmd_fit(args) -> None:
-    from zeroad.data.datasets import load
+    from zeroad.data.datasets import input_files, load
+    from zeroad.io_safety import atomic_output, check_output, output_lock
     from zeroad.registry import make_detector
 
-    data = load(args.data, data_dir=args.data_dir, label_column=args.label_column)
-    X = data.X if data.y is None else data.X[data.y == 0]
-    if data.y is not None:
-        print(f"fitting on the {X.shape[0]} rows labelled normal of {data.X.shape[0]}")
-    detector = make_detector(args.detector, **_parse_params(args.param))
-    detector.fit(_named(X, data.feature_names))
-    detector.save(args.out)
+    params = _parse_params(args.param)
+    # Held from the first check to the rename: a second fit to the same --out is refused.
+    with output_lock(args.out):
+        out = check_output(args.out, input_files(args.data, args.data_dir),
+                           overwrite=args.overwrite)
+        data = load(args.data, data_dir=args.data_dir, label_column=args.label_column)
+        X = data.X if data.y is None else data.X[data.y == 0]
+        if data.y is not None:
+            print(f"fitting on the {X.shape[0]} rows labelled normal of {data.X.shape[0]}")
+        detector = make_detector(args.detector, **params)
+        detector.fit(_named(X, data.feature_names))
+        with atomic_output(out) as temporary:
+            detector.save(temporary)
     print(f"{args.detector} fitted on {X.shape[0]} rows x {X.shape[1]} features; "
           f"threshold {detector.threshold_:.6g}; saved to {args.out}")
     selection = getattr(detector, "selection_", None)
@@ -98,7 +107,7 @@ def cmd_score(args) -> None:
             result = score_directory(args.model, args.data, args.out, pattern=args.pattern,
                                      chunk_size=args.chunk_size,
                                      label_column=args.label_column, progress=progress,
-                                     prefetch=args.prefetch)
+                                     prefetch=args.prefetch, overwrite=args.overwrite)
         for printer in printers.values():
             printer.close()
         if args.json:
@@ -115,7 +124,7 @@ def cmd_score(args) -> None:
     printer = ProgressPrinter()
     summary = score_file(args.model, args.data, args.out, chunk_size=args.chunk_size,
                          label_column=args.label_column, data_dir=args.data_dir,
-                         progress=printer, prefetch=args.prefetch)
+                         progress=printer, prefetch=args.prefetch, overwrite=args.overwrite)
     printer.close()
     if args.json:
         print(json.dumps(summary.to_dict()))
@@ -138,7 +147,7 @@ def _score_directory_on_ray(args):
     return score_directory_on_ray(args.model, args.data, args.out, pattern=args.pattern,
                                   chunk_size=args.chunk_size, label_column=args.label_column,
                                   prefetch=args.prefetch, address=args.address,
-                                  progress=progress)
+                                  progress=progress, overwrite=args.overwrite)
 
 
 def _jobs(args) -> int | None:
@@ -244,11 +253,17 @@ def cmd_zeroshot_matrix(args) -> int:
 
 def cmd_zeroshot_build(args) -> None:
     from zeroad.automl.zeroshot import build_from_results
+    from zeroad.io_safety import atomic_output, check_output, output_lock
 
-    portfolio = build_from_results(args.results, exclude=args.exclude or (), size=args.size,
-                                   ensemble_size=args.ensemble_size, command=sys.argv,
-                                   with_tuned=args.with_tuned)
-    Path(args.out).write_text(json.dumps(portfolio, indent=1) + "\n")
+    # A portfolio is rebuilt at will (an old one is replaced); the matrix it came from never.
+    matrix = [p for p in Path(args.results).rglob("*") if p.is_file()]
+    with output_lock(args.out):
+        out = check_output(args.out, matrix, overwrite=True)
+        portfolio = build_from_results(args.results, exclude=args.exclude or (),
+                                       size=args.size, ensemble_size=args.ensemble_size,
+                                       command=sys.argv, with_tuned=args.with_tuned)
+        with atomic_output(out) as temporary:
+            temporary.write_text(json.dumps(portfolio, indent=1) + "\n")
     k = portfolio["selection"]["n_neighbors"]
     criterion = portfolio["criterion"]
     how = (f"picks one of the top {criterion['top_k']} candidates by the label-free "
@@ -342,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="dataset spec or file (rows labelled 1 are left out)")
     p.add_argument("--detector", required=True)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="repeatable")
-    p.add_argument("--out", required=True, help="model file to write")
+    p.add_argument("--out", required=True, help="model file to write (not the data; an "
+                                                "existing file only with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     data_options(p)
     p.set_defaults(func=cmd_fit)
 
@@ -352,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "directory (or root:DIR:TREE[:...]) to score file by file")
     p.add_argument("--out", required=True, help="scores file (.parquet, .csv or .npz); for a "
                                                 "directory, a folder of NAME.scores.parquet")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out; for a directory, replace files in the "
+                        "folder that zeroad did not write as scores (complete scores of "
+                        "earlier runs are kept or rescored as they are without it)")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                    help="rows (ROOT: entries) read and scored at a time")
     p.add_argument("--pattern", help="glob of the input files in a directory (default: every "
@@ -480,7 +501,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BUG_HINT = ("zeroad: this is a bug in zeroad; please report it with the command above and "
+            "the traceback")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``zeroad`` command; returns its exit status.
+
+    A user's mistake (a :class:`ZeroadError`, or a missing file, a permission or a
+    full disk on a path the user gave) is one line on stderr and status 2; anything
+    else is a bug in zeroad: its traceback, a line asking to report it, and status 1.
+    """
+    from zeroad.io_safety import describe_os_error
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -488,13 +525,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = args.func(args)
     except ZeroadError as exc:
-        print(f"zeroad: error: {exc}", file=sys.stderr)
+        print(f"zeroad: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("zeroad: interrupted; finished tasks are saved, rerun the command to resume",
               file=sys.stderr)
         return 130
+    except OSError as exc:
+        described = describe_os_error(exc)
+        if described is None:
+            return _report_bug(argv)
+        print(f"zeroad: error: {_one_line(described)}", file=sys.stderr)
+        return 2
+    except Exception:
+        return _report_bug(argv)
     return status or 0
+
+
+def _report_bug(argv: list[str] | None) -> int:
+    command = shlex.join(["zeroad", *(sys.argv[1:] if argv is None else argv)])
+    print(f"zeroad: command: {command}", file=sys.stderr)
+    traceback.print_exc()
+    print(BUG_HINT, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

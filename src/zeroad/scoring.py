@@ -10,13 +10,16 @@ NPZ) has one row per input row, in input order:
 - ``is_anomaly``: int64, 1 when ``score > threshold_``, else 0;
 - ``label``: int64 0/1, only when the input has labels.
 
-The output is written to ``OUTPUT.partial`` and renamed to ``OUTPUT`` only once every
-row is in it, so an interrupted run never leaves a file that looks complete. A Parquet
-output also records which model and which input it came from, so that
-:func:`score_directory` (one output per input file) can skip the files a previous run
-finished and rescore anything that changed since. :func:`score_file` is a
-self-contained unit of work (it takes paths, returns a plain summary) for callers that
-distribute files over workers.
+Writes cannot destroy (see :mod:`zeroad.io_safety`): an output that is the input or
+the model file is refused, so is an existing output unless ``overwrite=True``; a run
+holds ``OUTPUT.lock`` so that a second run on the same output is refused; the scores go
+to a unique temporary file beside the output (``OUTPUT.XXXX.partial``), renamed to
+``OUTPUT`` only once every row is in it and removed when scoring fails, so an
+interrupted run never leaves a file that looks complete. A Parquet output also records
+which model and which input it came from, so that :func:`score_directory` (one output
+per input file) can skip the files a previous run finished and rescore anything that
+changed since. :func:`score_file` is a self-contained unit of work (it takes paths,
+returns a plain summary) for callers that distribute files over workers.
 
 Which columns are features: a model fitted on named columns (``feature_names_in_``)
 takes exactly those, by name, in its order; other columns are ignored. A model fitted
@@ -26,6 +29,7 @@ many as the model's ``n_features_in_``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -42,6 +46,7 @@ import numpy as np
 
 from zeroad.data.stream import STREAMED_SUFFIXES, ChunkSource, open_source
 from zeroad.errors import InputError
+from zeroad.io_safety import check_output, output_lock, publish, same_file, temporary_path
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK_SIZE = 65_536
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".npz")
 SCORES_SUFFIX = ".scores.parquet"
+# Held in a scores folder by the run writing it (see score_directory).
+FOLDER_LOCK = ".zeroad-score.lock"
 _METADATA_KEY = b"zeroad.scores"
 
 Progress = Callable[[int, int | None], None]
@@ -159,13 +166,13 @@ def _input_stamp(data, file: Path | None, model_digest: str | None,
 
 
 class _ScoresWriter:
-    """Appends score chunks to ``PATH.partial``; :meth:`commit` renames it to ``PATH``."""
+    """Appends score chunks to a unique temporary file beside ``PATH``; :meth:`commit`
+    renames it to ``PATH``, :meth:`abort` removes it."""
 
     def __init__(self, path: Path, with_label: bool, stamp: dict):
         import pyarrow as pa
 
         self.path = path
-        self.partial = path.with_name(path.name + ".partial")
         fields = [("score", pa.float64()), ("is_anomaly", pa.int64())]
         if with_label:
             fields.append(("label", pa.int64()))
@@ -173,9 +180,14 @@ class _ScoresWriter:
         self.suffix = path.suffix.lower()
         if self.suffix not in OUTPUT_SUFFIXES:
             raise InputError(f"cannot write scores to {path}: use .parquet, .csv or .npz")
-        if not path.parent.is_dir():
-            raise InputError(f"cannot write scores to {path}: folder {path.parent} does not "
-                             "exist")
+        self.partial = temporary_path(path)
+        try:
+            self._open()
+        except BaseException:
+            self.partial.unlink(missing_ok=True)
+            raise
+
+    def _open(self) -> None:
         if self.suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
@@ -199,18 +211,24 @@ class _ScoresWriter:
             self._writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
 
     def commit(self) -> None:
-        if self._writer is None:
-            with open(self.partial, "wb") as handle:  # a handle: savez would add ".npz"
-                np.savez(handle, **{name: np.concatenate([p[j] for p in self._parts])
-                                    for j, name in enumerate(self.schema.names)})
-        else:
-            self._writer.close()
-        os.replace(self.partial, self.path)
+        try:
+            if self._writer is None:
+                with open(self.partial, "wb") as handle:  # a handle: savez would add ".npz"
+                    np.savez(handle, **{name: np.concatenate([p[j] for p in self._parts])
+                                        for j, name in enumerate(self.schema.names)})
+            else:
+                self._writer.close()
+            publish(self.partial, self.path)
+        except BaseException:
+            self.partial.unlink(missing_ok=True)
+            raise
 
     def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self.partial.unlink(missing_ok=True)
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self.partial.unlink(missing_ok=True)
 
 
 def _prefetched(chunks: Iterator, depth: int = 1) -> Iterator:
@@ -260,7 +278,7 @@ def _prefetched(chunks: Iterator, depth: int = 1) -> Iterator:
 def score_file(model, data, output, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
                label_column: str | None = None, data_dir: str | os.PathLike | None = None,
                progress: Progress | None = None, prefetch: bool = True,
-               compute_auc: bool = True) -> ScoreSummary:
+               compute_auc: bool = True, overwrite: bool = False) -> ScoreSummary:
     """Score ``data`` chunk by chunk with ``model`` and write the scores to ``output``.
 
     Parameters
@@ -268,7 +286,8 @@ def score_file(model, data, output, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
     model : a model file (``.zad``) or a fitted zeroad detector.
     data : a file or spec (see :func:`zeroad.data.stream.open_source`).
     output : the scores file: ``.parquet`` / ``.pq`` and ``.csv`` are written chunk by
-        chunk; ``.npz`` is assembled in memory and written at the end.
+        chunk; ``.npz`` is assembled in memory and written at the end. It must not be
+        the input or the model file, and its folder must exist.
     chunk_size : rows per chunk; memory holds about three chunks of features.
     label_column : the 0/1 label column (or ROOT branch); copied to the output.
     data_dir : where named datasets live.
@@ -277,59 +296,44 @@ def score_file(model, data, output, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
     prefetch : read the next chunk in a thread while the current one is scored.
     compute_auc : with labels of both classes, keep scores and labels (9 bytes per
         row) to report the ROC AUC.
+    overwrite : replace an existing ``output`` (refused otherwise).
 
     Returns
     -------
     ScoreSummary
+
+    Raises
+    ------
+    InputError
+        For unusable data or an output that would destroy a file (see the module doc).
+    ZeroadError
+        When another run is writing ``output``.
     """
     started = time.perf_counter()
     detector, digest = load_model(model)
+    model_file = Path(model) if isinstance(model, str | os.PathLike) else None
     return _score(detector, digest, data, Path(output), started, chunk_size=chunk_size,
                   label_column=label_column, data_dir=data_dir, progress=progress,
-                  prefetch=prefetch, compute_auc=compute_auc)
+                  prefetch=prefetch, compute_auc=compute_auc, model_file=model_file,
+                  overwrite=overwrite)
 
 
 def _score(detector, digest: str | None, data, output: Path, started: float, *,
            chunk_size: int, label_column: str | None, data_dir, progress: Progress | None,
-           prefetch: bool, compute_auc: bool) -> ScoreSummary:
-    source = open_source(data, label_column=label_column, data_dir=data_dir)
-    columns = feature_columns(source, detector)
-    if source.file is not None and output.resolve() == source.file.resolve():
-        raise InputError(f"the scores would overwrite their input {output}: choose another "
-                         "output file")
-    writer = _ScoresWriter(output, source.label is not None,
-                           _input_stamp(data, source.file, digest, label_column))
-    threshold = float(detector.threshold_)
-    rows = anomalies = 0
-    kept_scores, kept_labels = [], []
-    # float32 where it is exact: half the memory traffic, and neural detectors take
-    # float32 rows without a copy.
-    dtype = np.float32 if source.float32_exact(columns) else np.float64
-    chunks = source.chunks(columns, chunk_size, dtype)
-    stream = _prefetched(chunks) if prefetch else chunks
-    if progress is not None:
-        progress(0, source.n_rows)
-    try:
-        for chunk in stream:
-            scores = detector.decision_function(chunk.X)
-            flags = (scores > threshold).astype(np.int64)
-            written = [scores, flags] + ([chunk.y] if chunk.y is not None else [])
-            writer.write(written)
-            rows += scores.shape[0]
-            anomalies += int(flags.sum())
-            if compute_auc and chunk.y is not None:
-                kept_scores.append(scores)
-                kept_labels.append(chunk.y.astype(np.int8))
-            if progress is not None:
-                progress(rows, source.n_rows)
-        if rows == 0:
-            raise InputError(f"{source.description} is empty: it has 0 rows")
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        stream.close()  # stops the reader thread, closes the input file
-    writer.commit()
+           prefetch: bool, compute_auc: bool, model_file: Path | None,
+           overwrite: bool) -> ScoreSummary:
+    from zeroad.data.datasets import input_files
+
+    with open_source(data, label_column=label_column, data_dir=data_dir) as source:
+        columns = feature_columns(source, detector)
+        inputs = [*input_files(str(data), data_dir)]
+        inputs += [p for p in (source.file, model_file) if p is not None]
+        with output_lock(output):
+            check_output(output, inputs, overwrite=overwrite)
+            rows, anomalies, kept_scores, kept_labels = _write_scores(
+                detector, digest, data, source, columns, output, chunk_size=chunk_size,
+                label_column=label_column, progress=progress, prefetch=prefetch,
+                compute_auc=compute_auc)
     auc = None
     if kept_labels:
         from zeroad.evaluation.metrics import roc_auc
@@ -342,6 +346,48 @@ def _score(detector, digest: str | None, data, output: Path, started: float, *,
     log.info("scored %d rows of %s in %.1f s (%.0f rows/s); wrote %s", rows, data,
              summary.seconds, summary.rows_per_second, output)
     return summary
+
+
+def _write_scores(detector, digest: str | None, data, source: ChunkSource, columns: list[str],
+                  output: Path, *, chunk_size: int, label_column: str | None,
+                  progress: Progress | None, prefetch: bool, compute_auc: bool):
+    """Stream ``source`` through the detector into ``output``; (rows, anomalies, kept
+    scores, kept labels). The caller holds the output's lock."""
+    writer = _ScoresWriter(output, source.label is not None,
+                           _input_stamp(data, source.file, digest, label_column))
+    threshold = float(detector.threshold_)
+    rows = anomalies = 0
+    kept_scores, kept_labels = [], []
+    # float32 where it is exact: half the memory traffic, and neural detectors take
+    # float32 rows without a copy.
+    dtype = np.float32 if source.float32_exact(columns) else np.float64
+    try:
+        chunks = source.chunks(columns, chunk_size, dtype)
+        stream = _prefetched(chunks) if prefetch else chunks
+        try:
+            if progress is not None:
+                progress(0, source.n_rows)
+            for chunk in stream:
+                scores = detector.decision_function(chunk.X)
+                flags = (scores > threshold).astype(np.int64)
+                written = [scores, flags] + ([chunk.y] if chunk.y is not None else [])
+                writer.write(written)
+                rows += scores.shape[0]
+                anomalies += int(flags.sum())
+                if compute_auc and chunk.y is not None:
+                    kept_scores.append(scores)
+                    kept_labels.append(chunk.y.astype(np.int8))
+                if progress is not None:
+                    progress(rows, source.n_rows)
+        finally:
+            stream.close()  # stops the reader thread, closes the input file
+        if rows == 0:
+            raise InputError(f"{source.description} is empty: it has 0 rows")
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+    return rows, anomalies, kept_scores, kept_labels
 
 
 @dataclass(frozen=True)
@@ -375,9 +421,17 @@ def directory_jobs(data: str | os.PathLike, out_dir: str | os.PathLike,
     ----------
     data : a directory, or a ``root:DIR:TREE[:SELECTION]`` spec whose path is a
         directory (the tree and selection then apply to each ``.root`` file in it).
-    out_dir : where the scores go: ``NAME.scores.parquet`` for input file ``NAME``.
+    out_dir : where the scores go: ``NAME.scores.parquet`` for input file ``NAME``. It
+        may be anywhere (inside the input folder too) as long as no input file lies in
+        it, so no output can ever replace an input, whatever a later run writes there.
     pattern : a glob for the input files (default: every ``.csv``, ``.parquet``,
         ``.pq``, ``.npz`` and ``.root`` file; ``*.root`` for a ``root:`` spec).
+
+    Raises
+    ------
+    InputError
+        When the folder has no input files, an input file lies in ``out_dir``, or two
+        inputs have the same name (their scores would share one file).
     """
     folder, template = _directory_of(data)
     if template is not None:
@@ -385,15 +439,40 @@ def directory_jobs(data: str | os.PathLike, out_dir: str | os.PathLike,
     out_dir = Path(out_dir)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a directory")
-    if out_dir.resolve() == folder.resolve():
+    if same_file(out_dir, folder):
         raise InputError(f"write the scores to another directory than the inputs ({folder})")
     files = sorted(p for p in folder.glob(pattern or "*") if p.is_file()
                    and (pattern or p.suffix.lower() in STREAMED_SUFFIXES))
     if not files:
         raise InputError(f"{folder} has no input files matching "
                          f"{pattern or ' '.join(STREAMED_SUFFIXES)}")
+    inside = [p for p in files if same_file(p.parent, out_dir)]
+    if inside:
+        raise InputError(f"the pattern {pattern!r} takes input files from the output folder "
+                         f"{out_dir} ({inside[0]}): write the scores to another directory "
+                         "than the inputs")
+    by_name: dict[str, Path] = {}
+    for p in files:
+        if p.name in by_name:
+            raise InputError(f"inputs {by_name[p.name]} and {p} have the same name, so their "
+                             f"scores would share {out_dir / (p.name + SCORES_SUFFIX)}; "
+                             "score them into separate folders")
+        by_name[p.name] = p
     return [ScoreJob(template.format(p) if template else str(p), p,
                      out_dir / (p.name + SCORES_SUFFIX)) for p in files]
+
+
+def _scores_stamp(path: Path) -> tuple[dict, int] | None:
+    """(what a zeroad scores file records of its making, its rows), or None for a file
+    zeroad did not write as scores (or cannot read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+        stamp = json.loads((meta.schema.to_arrow_schema().metadata or {})[_METADATA_KEY])
+    except Exception:  # unreadable or foreign file
+        return None
+    return (stamp, meta.num_rows) if isinstance(stamp, dict) else None
 
 
 def complete_output_rows(job: ScoreJob, model_digest: str | None,
@@ -401,48 +480,93 @@ def complete_output_rows(job: ScoreJob, model_digest: str | None,
     """The row count of ``job``'s output when a previous run completed it for this
     model, this version of the input and this label column, else None (it must be
     scored)."""
-    import pyarrow.parquet as pq
-
     if not job.output.is_file():
         return None
-    try:
-        meta = pq.read_metadata(job.output)
-        stamp = json.loads((meta.schema.to_arrow_schema().metadata or {})[_METADATA_KEY])
-    except Exception:  # unreadable or foreign file: score again
+    found = _scores_stamp(job.output)
+    if found is None:
         return None
     current = _input_stamp(job.data, job.file, model_digest, label_column)
-    return meta.num_rows if stamp == current else None
+    return found[1] if found[0] == current else None
+
+
+def prepare_directory(data: str | os.PathLike, out_dir: str | os.PathLike,
+                      pattern: str | None = None, model_file: str | os.PathLike | None = None,
+                      overwrite: bool = False) -> list[ScoreJob]:
+    """The jobs of a directory run, once it is known that the run destroys nothing.
+
+    Creates ``out_dir``. Outputs that an earlier zeroad run wrote (scores files that
+    record their model and input) are the resume mechanism: current ones are kept,
+    stale ones are scored again. Any other file in the place of an output is refused
+    unless ``overwrite``; so is a model file in that place. Called by a run holding the
+    folder's lock (see :func:`score_directory`).
+    """
+    jobs = directory_jobs(data, out_dir, pattern)
+    out_dir = Path(out_dir)
+    foreign = []
+    for job in jobs:
+        if model_file is not None and same_file(job.output, model_file):
+            raise InputError(f"the scores of {job.file} would overwrite the model "
+                             f"{model_file}: choose another --out")
+        if job.output.is_dir():
+            raise InputError(f"{job.output} is a folder, where the scores of {job.file} go: "
+                             "choose another --out")
+        if job.output.exists() and _scores_stamp(job.output) is None:
+            foreign.append(job.output.name)
+    if foreign and not overwrite:
+        raise InputError(f"{out_dir} holds {len(foreign)} files that zeroad did not write as "
+                         f"scores where scores go ({', '.join(foreign[:5])}): choose another "
+                         "--out, or pass --overwrite to replace them")
+    return jobs
+
+
+@contextlib.contextmanager
+def directory_lock(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Create ``out_dir`` and hold its lock (``OUT_DIR/.zeroad-score.lock``)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file; scoring a directory writes a folder "
+                         "of scores files")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_dir, out_dir / FOLDER_LOCK):
+        yield out_dir
 
 
 def score_directory(model, data, out_dir, *, pattern: str | None = None,
                     chunk_size: int = DEFAULT_CHUNK_SIZE, label_column: str | None = None,
                     progress: Callable[[ScoreJob, int, int | None], None] | None = None,
-                    prefetch: bool = True) -> DirectorySummary:
+                    prefetch: bool = True, overwrite: bool = False) -> DirectorySummary:
     """Score every input file of a directory into ``out_dir``, one scores file each.
 
     Resumable: a file whose complete output already records this model and this
     input (same size and modification time) is skipped; an interrupted file left only
-    a ``.partial`` file and is scored again. Parameters are those of
-    :func:`directory_jobs` and :func:`score_file`; ``progress`` also gets the job.
+    a temporary file and is scored again. Parameters are those of
+    :func:`directory_jobs` and :func:`score_file`; ``progress`` also gets the job;
+    ``overwrite`` allows replacing files in ``out_dir`` that zeroad did not write as
+    scores (see :func:`prepare_directory`). A second run on the same ``out_dir`` is
+    refused while this one runs.
     """
     started = time.perf_counter()
-    jobs = directory_jobs(data, out_dir, pattern)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    directory_jobs(data, out_dir, pattern)  # a bad input folder fails before out_dir exists
     detector, digest = load_model(model)
+    model_file = Path(model) if isinstance(model, str | os.PathLike) else None
     summaries = []
-    for job in jobs:
-        done_rows = complete_output_rows(job, digest, label_column)
-        if done_rows is not None:
-            log.info("%s: complete output %s kept", job.data, job.output)
-            summaries.append(ScoreSummary(job.data, str(job.output), done_rows, None, 0.0,
-                                          skipped=True))
-            continue
-        report = None if progress is None else (lambda done, total, job=job:
-                                                progress(job, done, total))
-        summaries.append(_score(detector, digest, job.data, job.output, time.perf_counter(),
-                                chunk_size=chunk_size, label_column=label_column,
-                                data_dir=None, progress=report, prefetch=prefetch,
-                                compute_auc=True))
+    with directory_lock(out_dir):
+        jobs = prepare_directory(data, out_dir, pattern, model_file, overwrite)
+        for job in jobs:
+            done_rows = complete_output_rows(job, digest, label_column)
+            if done_rows is not None:
+                log.info("%s: complete output %s kept", job.data, job.output)
+                summaries.append(ScoreSummary(job.data, str(job.output), done_rows, None,
+                                              0.0, skipped=True))
+                continue
+            report = None if progress is None else (lambda done, total, job=job:
+                                                    progress(job, done, total))
+            # Checked above: the output is absent, stale scores or allowed to go.
+            summaries.append(_score(detector, digest, job.data, job.output,
+                                    time.perf_counter(), chunk_size=chunk_size,
+                                    label_column=label_column, data_dir=None,
+                                    progress=report, prefetch=prefetch, compute_auc=True,
+                                    model_file=model_file, overwrite=True))
     return DirectorySummary(summaries, time.perf_counter() - started)
 
 

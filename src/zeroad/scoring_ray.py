@@ -1,10 +1,12 @@
 """Scoring a directory of files in parallel on a Ray cluster: one Ray task per input file.
 
 Each task calls :func:`zeroad.scoring.score_file` on one file, so its output (one
-``NAME.scores.parquet`` per input, written to ``.partial`` and renamed when complete)
-is exactly what ``zeroad score`` writes locally, down to the record of which model
-and input it came from: a directory scored on Ray resumes locally and the other way
-round. Files whose complete output is current are skipped, as locally.
+``NAME.scores.parquet`` per input, written to a unique temporary file and renamed when
+complete) is exactly what ``zeroad score`` writes locally, down to the record of which
+model and input it came from: a directory scored on Ray resumes locally and the other
+way round. Files whose complete output is current are skipped, as locally; the driver
+holds the output folder's lock and makes the same checks as a local run (no input in
+the output folder, no foreign file replaced without ``overwrite``).
 
 The inputs, the outputs and the model file must be on a filesystem every node sees
 under the same path (a single machine, or a shared mount): tasks run in the driver's
@@ -27,6 +29,8 @@ from zeroad.scoring import (
     ScoreSummary,
     complete_output_rows,
     directory_jobs,
+    directory_lock,
+    prepare_directory,
     score_file,
 )
 
@@ -45,8 +49,9 @@ def zeroad_score_file(model, data: str, output: str, cwd: str, chunk_size: int,
                          "outputs and model on a filesystem every node sees at the same "
                          "path") from None
     try:
+        # The driver decided that this output may be (re)written (prepare_directory).
         return score_file(model, data, output, chunk_size=chunk_size,
-                          label_column=label_column, prefetch=prefetch)
+                          label_column=label_column, prefetch=prefetch, overwrite=True)
     finally:
         os.chdir(previous)
 
@@ -57,7 +62,7 @@ def score_directory_on_ray(model, data, out_dir, *, pattern: str | None = None,
                            address: str | None = None, cpus_per_file: int = 1,
                            max_retries: int = 3,
                            progress: Callable[[ScoreSummary, int, int], None] | None = None,
-                           ) -> DirectorySummary:
+                           overwrite: bool = False) -> DirectorySummary:
     """Score every input file of a directory into ``out_dir`` on Ray, one task per file.
 
     Parameters
@@ -74,6 +79,9 @@ def score_directory_on_ray(model, data, out_dir, *, pattern: str | None = None,
         How often a file whose worker died is scored again before the run fails.
     progress : callable, optional
         Called as ``progress(summary, files_done, files_to_score)`` as each file finishes.
+    overwrite : bool
+        Replace files in ``out_dir`` that zeroad did not write as scores (refused
+        otherwise; see :func:`zeroad.scoring.prepare_directory`).
 
     Returns
     -------
@@ -81,14 +89,27 @@ def score_directory_on_ray(model, data, out_dir, *, pattern: str | None = None,
         One summary per input file, in the order of the files; its ``seconds`` is the
         wall time of the whole run, so ``rows_per_second`` is the cluster's rate.
     """
-    from zeroad.evaluation.backends.ray import connect
     from zeroad.scoring import load_model
 
     started = time.perf_counter()
-    jobs = directory_jobs(data, out_dir, pattern)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    directory_jobs(data, out_dir, pattern)  # a bad input folder fails before out_dir exists
     # The local run's model check and digest, so that both skip the same complete files.
     detector, digest = load_model(model)
+    model_file = Path(model) if isinstance(model, str | os.PathLike) else None
+    with directory_lock(out_dir):
+        jobs = prepare_directory(data, out_dir, pattern, model_file, overwrite)
+        return _run_on_ray(model, detector, digest, jobs, started, chunk_size=chunk_size,
+                           label_column=label_column, prefetch=prefetch, address=address,
+                           cpus_per_file=cpus_per_file, max_retries=max_retries,
+                           progress=progress)
+
+
+def _run_on_ray(model, detector, digest: str | None, jobs, started: float, *,
+                chunk_size: int, label_column: str | None, prefetch: bool,
+                address: str | None, cpus_per_file: int, max_retries: int,
+                progress) -> DirectorySummary:
+    from zeroad.evaluation.backends.ray import connect
+
     ray = connect(address)
     remote = ray.remote(zeroad_score_file).options(
         num_cpus=cpus_per_file, max_retries=max_retries, retry_exceptions=False)

@@ -157,6 +157,35 @@ def load(spec: str, data_dir: str | os.PathLike | None = None,
     return data
 
 
+def input_files(spec: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The files a spec reads, so that a run can refuse to write over them.
+
+    A file path, a ``csv:`` / ``parquet:`` / ``npz:`` / ``root:`` spec and an
+    ``adbench:NAME`` give one file, ``hep:NAME`` the files of its folder; generated and
+    built-in data (``toy:``, ``sklearn:``) and names that cannot be resolved give none.
+    """
+    kind, _, rest = str(spec).partition(":")
+    if kind == "root" and rest:
+        from zeroad.data.root import parse_root_spec
+
+        return [parse_root_spec(spec).path]
+    if kind in ("csv", "parquet", "npz") and rest:
+        return [Path(rest)]
+    if kind in ("toy", "sklearn") or spec in ("adbench", "hep"):
+        return []
+    try:
+        if kind == "adbench":
+            path = _adbench_files(data_dir).get(re.sub(r"^\d+_", "", rest).lower())
+            return [path] if path else []
+        if kind == "hep":
+            from zeroad.data.hep import hep_folder
+
+            return [p for p in hep_folder(rest, data_dir).rglob("*") if p.is_file()]
+    except InputError:  # unknown names are for the reader to refuse
+        return []
+    return [Path(spec)]
+
+
 def _read_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -192,6 +221,9 @@ def _read_table(path: Path, kind: str, label_column: str | None) -> Dataset:
             frame = pd.read_parquet(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path} is not a valid Parquet file ({exc})") from exc
+    if frame.empty:
+        raise InputError(f"{path} is empty: it has 0 rows"
+                         + (" (a header line only)" if len(frame.columns) else ""))
     y = None
     if label_column is not None:
         if label_column not in frame.columns:

@@ -430,12 +430,19 @@ def iter_root(path: str | Path, tree: str | None = None, branches: Sequence[str]
 def root_feature_names(path: str | Path, tree: str | None = None,
                        branches: Sequence[str] | None = None, recipe: str | None = None,
                        label: str | None = None) -> list[str]:
-    """The features a spec gives, computed on zero entries (cheap: reads no data)."""
+    """The features a spec gives, computed on the first entry (cheap: reads one).
+
+    One entry rather than none: a recipe may refuse an empty chunk (the CMS one checks
+    that it has rows), and then a spec that loads whole could not be read in chunks.
+    """
     path = Path(path)
     with open_root_file(path) as root_file:
         tree_object, tree = _open_tree(root_file, path, tree)
-        plan = _Plan(tree_object, f"{path}:{tree}", branches, recipe, label)
-        return plan.features(tree_object.arrays(plan.branches, entry_stop=0, library="ak"))[1]
+        where = f"{path}:{tree}"
+        plan = _Plan(tree_object, where, branches, recipe, label)
+        if tree_object.num_entries == 0:
+            raise InputError(f"{where} is empty: it has 0 entries")
+        return plan.features(tree_object.arrays(plan.branches, entry_stop=1, library="ak"))[1]
 
 
 def root_num_entries(path: str | Path, tree: str | None = None) -> int:

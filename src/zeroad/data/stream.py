@@ -17,7 +17,7 @@ asked for. Formats:
 
 Every chunk is checked where it is read: a missing, NaN or infinite value is refused
 with its row number in the whole input and its column, a label other than 0/1 with
-its row.
+its row. A source is a context manager: leaving it closes its file.
 """
 
 from __future__ import annotations
@@ -89,6 +89,15 @@ class ChunkSource(ABC):
         float32 or narrower), so reading them as float32 loses nothing."""
         return False
 
+    def close(self) -> None:  # noqa: B027 - sources without an open file have nothing to do
+        """Close the file the source keeps open between chunks (if any)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def _check_columns(self, columns: Sequence[str]) -> None:
         missing = [c for c in columns if c not in self.feature_names]
         if missing:
@@ -147,13 +156,20 @@ class ParquetSource(ChunkSource):
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path} is not a valid Parquet file ({exc})") from exc
         schema = self._file.schema_arrow
-        _check_label_column(label, schema.names, str(path))
-        if label is not None and not _arrow_numeric(schema.field(label).type):
-            raise InputError(f"{path}: label column {label!r} is not numeric "
-                             f"({schema.field(label).type}); labels must be 0 or 1")
+        try:
+            _check_label_column(label, schema.names, str(path))
+            if label is not None and not _arrow_numeric(schema.field(label).type):
+                raise InputError(f"{path}: label column {label!r} is not numeric "
+                                 f"({schema.field(label).type}); labels must be 0 or 1")
+        except BaseException:
+            self._file.close()
+            raise
         usable = [f.name for f in schema if f.name != label and _arrow_numeric(f.type)]
         left_out = [f.name for f in schema if f.name != label and f.name not in usable]
         super().__init__(str(path), usable, left_out, self._file.metadata.num_rows, path, label)
+
+    def close(self):
+        self._file.close()
 
     def float32_exact(self, columns):
         import pyarrow as pa
@@ -202,10 +218,18 @@ class CsvSource(ChunkSource):
         self._longest = max(len(line) for line in complete) + 1
         try:
             reader = pacsv.open_csv(path, read_options=self._read_options(10_000))
-            schema = reader.schema
-            reader.close()
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise InputError(f"{path} is not a readable CSV file ({exc})") from exc
+        try:
+            schema = reader.schema
+            # The first block is read already (it gave the types): is there a row in it?
+            empty = next((False for batch in reader if batch.num_rows), True)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not a readable CSV file ({exc})") from exc
+        finally:
+            reader.close()
+        if empty:
+            raise InputError(f"{path} is empty: it has 0 rows (a header line only)")
         _check_label_column(label, schema.names, str(path))
         usable = [f.name for f in schema if f.name != label and _arrow_numeric(f.type)]
         left_out = [f.name for f in schema if f.name != label and f.name not in usable]
@@ -229,13 +253,13 @@ class CsvSource(ChunkSource):
                                        column_types={c: pa.float64() for c in read})
         start = 0
         try:
-            reader = pacsv.open_csv(self.file, read_options=self._read_options(chunk_size),
-                                    convert_options=convert)
-            for batch in reader:
-                if batch.num_rows:
-                    yield _arrow_chunk(batch, columns, self.label, start, dtype,
-                                       self.description)
-                start += batch.num_rows
+            with pacsv.open_csv(self.file, read_options=self._read_options(chunk_size),
+                                convert_options=convert) as reader:
+                for batch in reader:
+                    if batch.num_rows:
+                        yield _arrow_chunk(batch, columns, self.label, start, dtype,
+                                           self.description)
+                    start += batch.num_rows
         except pa.ArrowInvalid as exc:
             raise InputError(f"{self.description}: cannot read the rows after row {start} "
                              f"as numbers ({exc})") from exc

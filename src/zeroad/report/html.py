@@ -71,9 +71,22 @@ def write_report(results_dir: str | os.PathLike, out_path: str | os.PathLike, *,
         If the folder holds no results.
     """
     results = load_results(results_dir)
+    return save_html(build_report(results, title=title), out_path, results)
+
+
+def save_html(html: str, out_path: str | os.PathLike, results: BenchmarkResults) -> Path:
+    """Write a report page to ``out_path`` (its folder created if needed) through a
+    temporary file, under the output's lock. An existing page is replaced (a report is
+    a view, made again at will); a file of the results folder never is."""
+    from zeroad.io_safety import atomic_output, check_output, output_lock
+
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(build_report(results, title=title), encoding="utf-8")
+    with output_lock(out_path):
+        check_output(out_path, [p for p in results.directory.iterdir() if p.is_file()],
+                     overwrite=True)
+        with atomic_output(out_path) as temporary:
+            temporary.write_text(html, encoding="utf-8")
     return out_path
 
 
@@ -115,7 +128,8 @@ def _overview(results: BenchmarkResults) -> str:
     detectors = f"{len(results.detectors)} detectors"
     if n_configs > len(results.detectors):
         detectors += f" ({n_configs} configurations)"
-    return (f"<p>{len(rows)} tasks: {len(results.datasets)} datasets &times; "
+    return (f"<p>A {escape(results.kind)} folder. "
+            f"{len(rows)} tasks: {len(results.datasets)} datasets &times; "
             f"{detectors} &times; {len(results.seeds)} seeds "
             f"({escape(_join(results.seeds))}); {len(results.failed)} tasks failed. "
             f"Protocol {escape(', '.join(protocols))}. Results folder "
@@ -183,6 +197,14 @@ def _figures(results: BenchmarkResults, summary: pd.DataFrame) -> str:
     shown = list(summary.index[:MAX_FIGURE_LABELS])
     which = (f"each of the {n_detectors} detectors" if len(shown) == n_detectors else
              f"the {len(shown)} best-ranked of the {n_detectors} detector labels")
+    timed = summary.loc[shown, ["fit_s", "score_s"]].astype(float).notna().to_numpy().any()
+    timing = (_figure_html(plots.timing_plot(summary.loc[shown]),
+                           "Fit and score seconds per detector",
+                           f"Mean wall-clock seconds per task to fit (on the training split) "
+                           f"and to score (on the test split) {which}, on a log scale, "
+                           "measured on the machines listed under provenance.")
+              if timed else "<p>The rows record no separate fit and score times, so there "
+                            "is no timing figure.</p>")
     return "\n".join([
         _figure_html(plots.auc_heatmap(table[shown]), "AUC per dataset and detector",
                      f"AUC of {which} (columns, best mean AUC "
@@ -195,10 +217,7 @@ def _figures(results: BenchmarkResults, summary: pd.DataFrame) -> str:
                      "highest AUC on a dataset, a failure ranks last): boxes span the middle "
                      "half, whiskers the rest, red diamonds mark the mean rank of the summary "
                      "table."),
-        _figure_html(plots.timing_plot(summary.loc[shown]), "Fit and score seconds per detector",
-                     f"Mean wall-clock seconds per task to fit (on the training split) and "
-                     f"to score (on the test split) {which}, on a log scale, measured on the "
-                     "machines listed under provenance."),
+        timing,
     ])
 
 
