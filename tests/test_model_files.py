@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import random
 import zipfile
 from collections import Counter
@@ -231,6 +232,9 @@ def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     detector.save(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.zad"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     np.testing.assert_array_equal(zeroad.load(path).decision_function(EVAL_ROWS),
                                   detector.decision_function(EVAL_ROWS))
 
@@ -268,6 +272,75 @@ def test_member_with_a_huge_declared_size_is_refused_before_reading(models, tmp_
     path.write_bytes(_declare_size(models["knn"][0], "arrays.npz", 3 << 30))
     with pytest.raises(ModelFileError, match="arrays.npz declares 3221225472 bytes"):
         zeroad.load(path)
+
+
+def _edit_meta(change):
+    def edit(members):
+        meta = json.loads(members["meta.json"])
+        change(meta)
+        return _with_checksum({**members, "meta.json": json.dumps(meta).encode()})
+    return edit
+
+
+def _npz(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+MALFORMED = {  # case -> (model, edit of the members, what the message must say)
+    "not a zip": ("knn", lambda m: b"PK\x03\x04 not really", "not a zip archive"),
+    "missing member": ("knn", lambda m: {k: v for k, v in m.items() if k != "arrays.npz"},
+                       r"missing \['arrays.npz'\]"),
+    "extra member": ("knn", lambda m: {**m, "run.py": b""}, r"unexpected \['run.py'\]"),
+    "meta not JSON": ("knn", lambda m: {**m, "meta.json": b"{oops"}, "meta.json is not JSON"),
+    "meta not a dict": ("knn", lambda m: {**m, "meta.json": b"[1, 2]"}, "holds a list"),
+    "meta field type": ("knn", _edit_meta(lambda meta: meta.update(n_features_in="4")),
+                        "'n_features_in' must be an integer"),
+    "meta extra field": ("knn", _edit_meta(lambda meta: meta.update(code="x")),
+                         r"unexpected fields \['code'\]"),
+    "feature names": ("knn", _edit_meta(lambda meta: meta.update(feature_names_in=["a"])),
+                      "feature names"),
+    "damaged": ("knn", lambda m: {**m, "arrays.npz": _npz()}, "does not match the checksum"),
+    "npz not npz": ("knn", lambda m: _with_checksum({**m, "arrays.npz": b"\x93NUMPY"}),
+                    "arrays.npz is not a valid NumPy .npz"),
+    "npz member not an array": ("knn", lambda m: _with_checksum(
+        {**m, "arrays.npz": _zip({"x.txt": b"hi"})}), "'x.txt' is not a .npy array"),
+    "unknown detector": ("knn", _edit_meta(lambda meta: meta.update(detector="evil")),
+                         "unknown detector 'evil'"),
+    "unknown parameter": ("knn", _edit_meta(lambda meta: meta["params"].update(code=1)),
+                          "parameters .* it takes"),
+    "parameter of the wrong type": ("knn", _edit_meta(lambda meta: meta["params"].update(
+        fpr="abc")), "cannot be restored"),
+    "attribute shadowing a method": ("knn", _edit_meta(lambda meta: meta["fitted"].update(
+        decision_function=1)), "name its methods"),
+    "neural weights of the wrong shape": ("ocdnn", _edit_meta(lambda meta: meta["params"].update(
+        hidden_layers=[9])), "cannot be restored .*size mismatch for 0.weight"),
+    "neural layers of the wrong type": ("ocdnn", _edit_meta(lambda meta: meta["params"].update(
+        hidden_layers="abc")), "cannot be restored"),
+    "array of the wrong shape": ("hbos_quantile", lambda m: _with_checksum({**m, "arrays.npz": _npz(
+        **{**dict(np.load(io.BytesIO(m["arrays.npz"]))), "edges_": np.zeros((2, 3))})}),
+        "cannot score"),
+    "n_features mismatch": ("knn", _edit_meta(lambda meta: meta.update(n_features_in=3)),
+                            "expects 4 features named None, its header says 3"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_each_malformed_file_is_a_model_file_error_naming_the_problem(models, tmp_path, case):
+    label, edit, message = MALFORMED[case]
+    edited = edit(_members(models[label][0]))
+    path = tmp_path / "m.zad"
+    path.write_bytes(edited if isinstance(edited, bytes) else _zip(edited))
+    with pytest.raises(ModelFileError, match=message):
+        zeroad.load(path)
+
+
+def test_save_into_a_missing_folder_names_it(tmp_path):
+    from zeroad.errors import InputError
+
+    with pytest.raises(InputError, match="folder .*nowhere does not exist"):
+        zeroad.make_detector("knn").fit(ROWS).save(tmp_path / "nowhere" / "m.zad")
 
 
 # -- the fuzz test ---------------------------------------------------------------------------
@@ -410,7 +483,8 @@ def _edit_npz(raw: bytes, rng: random.Random) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.filterwarnings("ignore:Duplicate name", "ignore:divide by zero")
+@pytest.mark.filterwarnings("ignore:Duplicate name", "ignore:divide by zero",
+                            "ignore:invalid value")
 def test_fuzzed_model_files_load_identically_or_raise_model_file_error(models, tmp_path):
     rng = random.Random(SEED)
     sentinel = tmp_path / "ran"

@@ -61,8 +61,10 @@ FORMAT = "zeroad-model"
 # 2: meta.json carries a checksum, objects.skops is checked node by node.
 FORMAT_VERSION = 2
 MEMBERS = ("meta.json", "arrays.npz", "objects.skops")
-# Uncompressed size of any one member, of the model file or of the zips inside it.
+# Uncompressed sizes, read from the zip directories of the model file and of the zips
+# inside it: any one member, and all members of one zip together.
 MAX_MEMBER_BYTES = 2 << 30
+MAX_ARCHIVE_BYTES = 4 << 30
 # The skops protocol whose node kinds ALLOWED_SKOPS_NODES describes.
 SKOPS_PROTOCOL = 2
 
@@ -117,6 +119,12 @@ _META_FIELDS = {"format": (str, "a string"), "format_version": (int, "an integer
                 "params": (dict, "an object"), "n_features_in": (int, "an integer"),
                 "feature_names_in": ((list, type(None)), "a list or null"),
                 "fitted": (dict, "an object"), "sha256": (str, "a string")}
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one short line, for a message that wraps it."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= 240 else text[:237] + "..."
 
 
 def _is_plain(value) -> bool:
@@ -271,9 +279,11 @@ def load_detector(path):
     detector = rebuild(meta["detector"], meta["params"], state)
     if (getattr(detector, "n_features_in_", None) != meta["n_features_in"]
             or getattr(detector, "feature_names_in_", None) != meta["feature_names_in"]):
-        raise ModelFileError(f"{path} is inconsistent: its model expects "
-                             f"{getattr(detector, 'n_features_in_', None)} features, its header "
-                             f"says {meta['n_features_in']}")
+        raise ModelFileError(
+            f"{path} is inconsistent: its model expects "
+            f"{getattr(detector, 'n_features_in_', None)} features named "
+            f"{getattr(detector, 'feature_names_in_', None)!r:.80}, its header says "
+            f"{meta['n_features_in']} named {meta['feature_names_in']!r:.80}")
     _probe(detector, path)
     return detector
 
@@ -283,7 +293,7 @@ def _read_members(path: Path) -> dict[str, bytes]:
         archive = zipfile.ZipFile(path)
     except Exception as exc:  # BadZipFile, OSError, struct and decoding errors alike
         raise ModelFileError(f"{path} is not a zeroad model file (not a zip archive: "
-                             f"{exc})") from exc
+                             f"{_reason(exc)})") from exc
     with archive:
         names = [info.filename for info in archive.infolist()]
         _check_names(names, MEMBERS, f"{path} is not a zeroad model file")
@@ -293,7 +303,8 @@ def _read_members(path: Path) -> dict[str, bytes]:
             try:
                 members[name] = archive.read(name)
             except Exception as exc:  # whatever zipfile or zlib make of damaged bytes
-                raise ModelFileError(f"{path}: member {name} cannot be read ({exc})") from exc
+                raise ModelFileError(f"{path}: member {name} cannot be read "
+                                     f"({_reason(exc)})") from exc
     return members
 
 
@@ -312,17 +323,23 @@ def _check_sizes(archive: zipfile.ZipFile, what: str) -> None:
             raise ModelFileError(f"{what}: member {info.filename} declares "
                                  f"{info.file_size} bytes, more than the "
                                  f"{MAX_MEMBER_BYTES} a model file member may have")
+    total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_ARCHIVE_BYTES:
+        raise ModelFileError(f"{what}: its members declare {total} bytes together, more than "
+                             f"the {MAX_ARCHIVE_BYTES} allowed")
 
 
 _NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
                        (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def _check_npy_headers(archive: zipfile.ZipFile, what: str) -> None:
-    """Each ``.npy`` member: a numeric array no larger than the member says it is."""
+def _check_npy_headers(archive: zipfile.ZipFile, what: str, others=()) -> None:
+    """Every member but ``others``: a numeric ``.npy`` array no larger than its data."""
     for info in archive.infolist():
-        if not info.filename.endswith(".npy"):
+        if info.filename in others:
             continue
+        if not info.filename.endswith(".npy"):
+            raise ModelFileError(f"{what}: member {info.filename!r} is not a .npy array")
         with archive.open(info) as member:
             version = np.lib.format.read_magic(member)
             read_header = _NPY_HEADER_READERS.get(version)
@@ -343,7 +360,7 @@ def _parse_meta(raw: bytes, path: Path) -> dict:
         meta = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{path} is not a zeroad model file (meta.json is not JSON: "
-                             f"{exc})") from exc
+                             f"{_reason(exc)})") from exc
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path} is not a zeroad model file (meta.json holds a "
                              f"{type(meta).__name__}, not an object)")
@@ -382,11 +399,11 @@ def _read_arrays(raw: bytes, path: Path) -> dict[str, np.ndarray]:
         raise
     except Exception as exc:  # np.load's many ways of refusing bytes
         raise ModelFileError(f"{what} is not a valid NumPy .npz archive of numeric arrays "
-                             f"({exc})") from exc
+                             f"({_reason(exc)})") from exc
     for key, value in arrays.items():
-        if value.dtype.kind not in "biuf":
-            raise ModelFileError(f"{what}: array {key!r} has dtype {value.dtype}; model files "
-                                 "hold numeric arrays only")
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise ModelFileError(f"{what}: {key!r} is not a numeric array; model files hold "
+                                 "numeric arrays only")
     return arrays
 
 
@@ -394,12 +411,12 @@ def _skops_schema(raw: bytes, what: str) -> dict:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             _check_sizes(archive, what)
-            _check_npy_headers(archive, what)
+            _check_npy_headers(archive, what, others=("schema.json",))
             schema = json.loads(archive.read("schema.json"))
     except ModelFileError:
         raise
     except Exception as exc:  # not a zip, no schema, damaged members, JSON errors
-        raise ModelFileError(f"{what} is not a valid skops archive ({exc})") from exc
+        raise ModelFileError(f"{what} is not a valid skops archive ({_reason(exc)})") from exc
     if not isinstance(schema, dict):
         raise ModelFileError(f"{what}: its schema is a {type(schema).__name__}, not a skops "
                              "node")
@@ -444,21 +461,20 @@ def _read_objects(raw: bytes, path: Path) -> dict:
     refused = _refused_nodes(_skops_schema(raw, what))
     if refused:
         raise ModelFileError(f"{what} holds what zeroad does not write and will not load: "
-                             f"{sorted(refused)}; only these classes are allowed: "
-                             f"{sorted(ALLOWED_CLASSES)}")
+                             f"{sorted(refused)}; only the classes listed in "
+                             "zeroad.detectors.persistence.ALLOWED_SKOPS_NODES are allowed")
     try:
         # skops' own audit, on top of the schema walk: it must find nothing outside the list.
         untrusted = sio.get_untrusted_types(data=raw)
     except Exception as exc:  # missing arrays, nodes without the fields their kind needs
-        raise ModelFileError(f"{what} cannot be read ({type(exc).__name__}: {exc})") from exc
+        raise ModelFileError(f"{what} cannot be read ({_reason(exc)})") from exc
     outside = sorted(set(untrusted) - ALLOWED_CLASSES)
     if outside:
         raise ModelFileError(f"{what} holds types zeroad does not trust: {outside}")
     try:
         objects = sio.loads(raw, trusted=untrusted)
     except Exception as exc:  # wrong node contents, a __setstate__ refusing its state
-        raise ModelFileError(f"{what} cannot be restored ({type(exc).__name__}: "
-                             f"{exc})") from exc
+        raise ModelFileError(f"{what} cannot be restored ({_reason(exc)})") from exc
     if not isinstance(objects, dict) or not all(isinstance(k, str) for k in objects):
         raise ModelFileError(f"{what} does not hold a dict of named objects")
     return objects
@@ -554,7 +570,7 @@ def _kd_tree_problem(tree) -> str | None:
     try:
         fresh = KDTree(data, leaf_size=leaf_size, metric=metric, sample_weight=weight)
     except Exception as exc:
-        return f"its data does not build a tree ({exc})"
+        return f"its data does not build a tree ({_reason(exc)})"
     # The arrays, leaf size, levels and node count must be what its data builds (the
     # rest of the state counts queries).
     for mine, built in zip(state[:7], fresh.__getstate__()[:7], strict=True):
@@ -572,7 +588,7 @@ def _metric_problem(metric) -> str | None:
         fresh = type(metric)(p=state[0]) if "Minkowski" in type(metric).__name__ \
             else type(metric)()
     except Exception as exc:
-        return f"p={state[0]!r} is not a valid power ({exc})"
+        return f"p={state[0]!r} is not a valid power ({_reason(exc)})"
     for mine, built in zip(state, fresh.__getstate__(), strict=True):
         if not np.array_equal(np.asarray(mine), np.asarray(built)):
             return "its parameters are not those of a plain metric"
@@ -588,7 +604,7 @@ def _svm_problem(svm) -> str | None:
               and svm._n_support.shape == (2,) and int(svm._n_support[0]) == n_sv
               and svm.support_vectors_.dtype == np.float64)
     except Exception as exc:
-        return f"its support vectors are not arrays ({exc})"
+        return f"its support vectors are not arrays ({_reason(exc)})"
     return None if ok else "support vectors, coefficients and kernel do not match"
 
 
@@ -604,7 +620,7 @@ def rebuild(name: str, params: dict, state: dict):
     try:
         cls = get_spec(name).cls
     except ZeroadError as exc:
-        raise ModelFileError(f"model file names an unknown detector: {exc}") from exc
+        raise ModelFileError(f"model file names an {exc}") from exc
     # Fitted attributes only: nothing that would replace a method or private machinery.
     misnamed = sorted(k for k in state if k.startswith("_") or hasattr(cls, k))
     if misnamed:
@@ -632,7 +648,7 @@ def rebuild(name: str, params: dict, state: dict):
         raise
     except Exception as exc:  # everything here comes from the file
         raise ModelFileError(f"model file holds a {name} that cannot be restored "
-                             f"({type(exc).__name__}: {exc})") from exc
+                             f"({_reason(exc)})") from exc
     return detector
 
 
@@ -645,4 +661,4 @@ def _probe(detector, path: Path) -> None:
             raise ValueError(f"one row gave {scores.shape[0]} scores")
     except Exception as exc:
         raise ModelFileError(f"{path} holds a model that cannot score "
-                             f"({type(exc).__name__}: {exc})") from exc
+                             f"({_reason(exc)})") from exc
