@@ -23,9 +23,10 @@ What :func:`load_detector` guarantees, whatever the file holds:
 - **Native state is checked or rebuilt.** The listed classes with C-level state
   that scikit-learn trusts blindly are checked before first use: decision
   trees (child and feature indices), k-d trees (rebuilt from their data and
-  compared), distance metrics (compared with fresh ones) and the one-class
-  SVM (array shapes). A crafted file can thus describe another model of the
-  listed kinds, but not index outside its arrays or loop forever.
+  compared), distance metrics (compared with fresh ones), the one-class SVM
+  (array shapes) and the per-node and per-row tables of isolation forests and
+  LOF. A crafted file can thus describe another model of the listed kinds, but
+  not make scikit-learn index outside its arrays or loop forever.
 - **A damaged file is refused, never silently different.** The checksum in
   ``meta.json`` covers every member, so a file whose bytes changed loads with
   the scores it was saved with or not at all. It detects damage, not tampering:
@@ -491,7 +492,7 @@ def _check_native_state(objects: dict, path: Path) -> None:
     from sklearn.base import BaseEstimator
     from sklearn.ensemble import IsolationForest
     from sklearn.metrics import DistanceMetric
-    from sklearn.neighbors import KDTree
+    from sklearn.neighbors import KDTree, LocalOutlierFactor
     from sklearn.svm import OneClassSVM
     from sklearn.tree._tree import Tree
 
@@ -518,6 +519,8 @@ def _check_native_state(objects: dict, path: Path) -> None:
                 problem = _forest_problem(value)
             elif isinstance(value, OneClassSVM):
                 problem = _svm_problem(value)
+            elif isinstance(value, LocalOutlierFactor):
+                problem = _lof_problem(value)
         if problem:
             raise ModelFileError(f"{path}: member objects.skops holds a damaged "
                                  f"{type(value).__name__}: {problem}")
@@ -549,7 +552,12 @@ def _forest_problem(forest) -> str | None:
     if not isinstance(n_features, int) or not isinstance(estimators, list) \
             or not isinstance(features, list) or len(estimators) != len(features):
         return "estimators_, estimators_features_ and n_features_in_ do not match"
-    for estimator, columns in zip(estimators, features, strict=True):
+    lengths = (getattr(forest, "_decision_path_lengths", None),
+               getattr(forest, "_average_path_length_per_tree", None))
+    if any(not isinstance(per_tree, list | tuple) or len(per_tree) != len(estimators)
+           for per_tree in lengths):
+        return "path lengths for another number of trees"
+    for i, (estimator, columns) in enumerate(zip(estimators, features, strict=True)):
         tree = getattr(estimator, "tree_", None)
         columns = np.asarray(columns)
         if tree is None or columns.ndim != 1 or columns.dtype.kind not in "iu" \
@@ -559,7 +567,21 @@ def _forest_problem(forest) -> str | None:
         problem = _tree_problem(tree, len(columns))
         if problem:
             return problem
+        # Scores look up each leaf's path length by node index.
+        if any(np.shape(per_tree[i]) != (tree.node_count,) for per_tree in lengths):
+            return "path lengths that do not match their tree"
     return None
+
+
+def _lof_problem(lof) -> str | None:
+    """Neighbour indices from the k-d tree index the local reachability densities."""
+    try:
+        n = np.shape(lof._fit_X)[0]
+        ok = np.shape(lof._lrd) == (n,) and getattr(lof, "n_samples_fit_", None) == n and (
+            lof._tree is None or lof._tree.__getstate__()[0].shape[0] == n)
+    except Exception as exc:
+        return f"its training rows are not arrays ({_reason(exc)})"
+    return None if ok else "densities, training rows and tree of different lengths"
 
 
 def _kd_tree_problem(tree) -> str | None:
