@@ -1,5 +1,6 @@
 """Bad input gets a clear error that names the problem."""
 
+import io
 import json
 import re
 import zipfile
@@ -134,31 +135,61 @@ def test_model_file_with_inconsistent_header(tmp_path, fitted):
         zeroad.load(path)
 
 
+def test_damaged_model_file_is_refused_by_its_checksum(tmp_path, fitted):
+    path = tmp_path / "model.zad"
+    fitted.save(path)
+    _rewrite_meta(path, lambda meta: meta["fitted"].update(k_=2), checksum=False)
+    with pytest.raises(ModelFileError, match="damaged: its content does not match the checksum"):
+        zeroad.load(path)
+
+
 def test_model_file_with_untrusted_objects_is_refused(tmp_path, fitted):
     """A model file must never make zeroad run code: foreign types are refused."""
     import skops.io as sio
 
     path = tmp_path / "model.zad"
     fitted.save(path)
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    members["objects.skops"] = sio.dumps({"model_": zeroad.errors.ZeroadError("boom")})
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    with pytest.raises(ModelFileError, match="does not trust"):
+    _rewrite_members(path, lambda members: members.update(
+        {"objects.skops": sio.dumps({"model_": zeroad.errors.ZeroadError("boom")})}))
+    with pytest.raises(ModelFileError, match=r"will not load: \['zeroad.errors.ZeroadError"):
         zeroad.load(path)
 
 
-def _rewrite_meta(path, change):
+def test_model_file_with_an_object_array_names_the_member(tmp_path, fitted):
+    path = tmp_path / "model.zad"
+    fitted.save(path)
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    npz_bytes = io.BytesIO()
+    with zipfile.ZipFile(npz_bytes, "w") as npz:
+        npz.writestr("decision_scores_.npy", buffer.getvalue())
+    _rewrite_members(path, lambda members: members.update({"arrays.npz": npz_bytes.getvalue()}))
+    with pytest.raises(ModelFileError, match="arrays.npz: decision_scores_.npy holds an object"):
+        zeroad.load(path)
+
+
+def _rewrite_members(path, change, checksum=True):
+    """Change a model file's members; with ``checksum``, as a deliberate edit would."""
+    from zeroad.detectors.persistence import _checksum
+
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
-    meta = json.loads(members["meta.json"])
-    change(meta)
-    members["meta.json"] = json.dumps(meta).encode()
+    change(members)
+    if checksum:
+        meta = json.loads(members["meta.json"])
+        meta["sha256"] = _checksum(meta, members["arrays.npz"], members["objects.skops"])
+        members["meta.json"] = json.dumps(meta).encode()
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+
+
+def _rewrite_meta(path, change, checksum=True):
+    def change_meta(members):
+        meta = json.loads(members["meta.json"])
+        change(meta)
+        members["meta.json"] = json.dumps(meta).encode()
+    _rewrite_members(path, change_meta, checksum)
 
 
 @pytest.mark.parametrize("y, scores, message", [
