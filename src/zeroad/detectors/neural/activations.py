@@ -14,7 +14,8 @@ _BUILTIN = {
     "softsign": nn.Softsign, "tanh": nn.Tanh, "tanhshrink": nn.Tanhshrink,
     "logsigmoid": nn.LogSigmoid, "sigmoid": nn.Sigmoid,
 }
-ACTIVATIONS = (*_BUILTIN, "rational")
+BUILTIN_ACTIVATIONS = tuple(_BUILTIN)  # what a rational activation can start as
+ACTIVATIONS = (*BUILTIN_ACTIVATIONS, "rational")
 
 # Degrees of P and Q: deg P = deg Q + 1 makes the tails asymptotically linear, so
 # the activation neither explodes nor flattens far from zero (the instability the
