@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from zeroad.errors import InputError
+
 _BUILTIN = {
     "elu": nn.ELU, "selu": nn.SELU, "celu": nn.CELU, "gelu": nn.GELU, "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU, "mish": nn.Mish, "softplus": nn.Softplus,
@@ -31,7 +33,7 @@ def make_activation(name: str, rational_init: str = "elu") -> nn.Module:
     try:
         return _BUILTIN[name]()
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATIONS}") from None
+        raise InputError(f"unknown activation {name!r}; choose one of {ACTIVATIONS}") from None
 
 
 class Rational(nn.Module):
