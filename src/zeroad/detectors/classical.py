@@ -19,10 +19,15 @@ from sklearn.neighbors import KernelDensity, LocalOutlierFactor, NearestNeighbor
 from sklearn.svm import OneClassSVM as _SkOneClassSVM
 
 from zeroad.detectors.base import BaseDetector
-from zeroad.detectors.validation import AnyOf, Boolean, Integer, Options, Real
-
-POSITIVE = Real(0, None, closed="neither")
-NON_NEGATIVE = Real(0, None)
+from zeroad.detectors.validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    AnyOf,
+    Boolean,
+    Integer,
+    Options,
+    Real,
+)
 
 
 class _NegatedScoreSamples(BaseDetector):

@@ -1,4 +1,6 @@
-"""Input checks done once, at the boundary, with errors that say what is wrong."""
+"""Checks done once, at the boundary, with errors that say what is wrong: the data
+(:func:`check_X`) and every detector parameter (:func:`check_params`, from the rules
+each detector class declares as data)."""
 
 from __future__ import annotations
 
@@ -137,6 +139,8 @@ class Integer:
     def __str__(self) -> str:
         if self.high is None:
             return "an integer" if self.low is None else f"an integer >= {self.low}"
+        if self.low is None:
+            return f"an integer <= {self.high}"
         return f"an integer in [{self.low}, {self.high}]"
 
 
@@ -243,6 +247,10 @@ class AnyOf:
 
     def __str__(self) -> str:
         return " or ".join(str(rule) for rule in self.rules)
+
+
+POSITIVE = Real(0, None, closed="neither")
+NON_NEGATIVE = Real(0, None)
 
 
 def parameter_rules(cls: type) -> dict:

@@ -20,10 +20,15 @@ from zeroad.detectors.neural.activations import (
     make_activation,
 )
 from zeroad.detectors.neural.training import train_network
-from zeroad.detectors.validation import Integer, Options, Real, Widths, check_X
-
-POSITIVE = Real(0, None, closed="neither")
-NON_NEGATIVE = Real(0, None)
+from zeroad.detectors.validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    Integer,
+    Options,
+    Real,
+    Widths,
+    check_X,
+)
 
 SCORE_BATCH = 1 << 16
 _NETWORK_PREFIX = "network__"
