@@ -91,3 +91,16 @@ def test_search_space_and_default_configs_build(name):
         assert set(config) <= accepted
     assert set(spec.space) <= accepted
     assert set(spec.flaml_space()) == set(spec.space)
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_scores_do_not_depend_on_how_the_array_is_stored(name, X_normal, X_fresh):
+    det = zeroad.make_detector(name, random_state=0).fit(X_normal)
+    expected = det.decision_function(X_fresh)
+    tolerance = {"rtol": 1e-6, "atol": 1e-6 * np.abs(expected).max()}
+    np.testing.assert_allclose(det.decision_function(X_fresh[::-1]), expected[::-1], **tolerance)
+    np.testing.assert_allclose(det.decision_function(np.asfortranarray(X_fresh)), expected,
+                               **tolerance)
+    np.testing.assert_allclose(det.decision_function(X_fresh.astype(object)), expected,
+                               **tolerance)
+

@@ -36,7 +36,7 @@ def test_nan_at_scoring_time(fitted, X_fresh):
 
 
 def test_wrong_number_of_features_at_scoring_time(fitted, X_fresh):
-    with pytest.raises(InputError, match="has 4 features but the detector was fitted on 5"):
+    with pytest.raises(InputError, match="X has 4 features, but KNN is expecting 5 features"):
         fitted.decision_function(X_fresh[:, :4])
 
 
@@ -54,7 +54,7 @@ def test_strings_in_an_array_are_refused():
 
 @pytest.mark.parametrize("X, message", [
     (np.empty((0, 3)), "empty"),
-    (np.empty((5, 0)), "0 features"),
+    (np.empty((5, 0)), "0 feature"),
     (np.ones(5), "1-D"),
     (np.ones((1, 3)), "at least 2"),
 ])
@@ -205,3 +205,51 @@ def test_metrics_refuse_bad_labels_and_scores_with_one_clear_error(y, scores, me
     for metric in (roc_auc, average_precision):
         with pytest.raises(InputError, match=re.escape(message)):
             metric(y, scores)
+
+
+@pytest.mark.parametrize("scaler", ["standard", "robust", "minmax"])
+@pytest.mark.parametrize("name", ["knn", "iforest", "ocdnn"])
+def test_values_too_large_to_scale_are_refused_at_fit(X_normal, name, scaler):
+    X = X_normal.copy()
+    X[3, 2], X[4, 2] = 1e308, -1e308
+    det = zeroad.make_detector(name, scaler=scaler, **_SMALL.get(name, {}))
+    with pytest.raises(InputError, match=r"too large to scale in column 2: "
+                                         r".*(not finite|overflow)"):
+        det.fit(X)
+
+
+@pytest.mark.parametrize("frame", [False, True], ids=["array", "frame"])
+@pytest.mark.parametrize("name", ["knn", "iforest", "ocdnn"])
+def test_values_too_large_to_scale_are_refused_at_scoring_time(X_normal, X_fresh, name, frame):
+    columns = list("abcde")
+    det = zeroad.make_detector(name, **_SMALL.get(name, {}))
+    det.fit(pd.DataFrame(X_normal, columns=columns) if frame else X_normal)
+    X = X_fresh.copy()
+    X[5, 2] = 1e308  # column 2 has a standard deviation below 1: scaled, it overflows
+    with pytest.raises(InputError, match=r"data to score has values too large to scale in "
+                                         r"column 2( \('c'\))?: .*not finite"):
+        det.decision_function(pd.DataFrame(X, columns=columns) if frame else X)
+
+
+def test_neural_detectors_refuse_scaled_values_beyond_float32(X_normal, X_fresh):
+    """The networks compute in float32: 1e25 scales to a finite float64, but not to a
+    value a float32 network can square."""
+    X = X_fresh.copy()
+    X[5, 3] = 1e25
+    knn = zeroad.make_detector("knn").fit(X_normal)
+    assert knn.predict(X)[5] == 1
+    ocdnn = zeroad.make_detector("ocdnn", **_SMALL["ocdnn"]).fit(X_normal)
+    for data in (X, X.astype(object)):  # the fast and the general path
+        with pytest.raises(InputError, match="column 3: .* beyond the 1.84e\\+19 that "
+                                             "OneClassDNN computes with"):
+            ocdnn.decision_function(data)
+
+
+def test_sparse_input_is_refused_by_name(X_normal):
+    from scipy.sparse import csr_matrix
+
+    with pytest.raises(InputError, match="sparse matrix; detectors take dense arrays"):
+        zeroad.make_detector("knn").fit(csr_matrix(X_normal))
+
+
+_SMALL = {"ocdnn": {"epochs": 2, "hidden_layers": (8,)}}

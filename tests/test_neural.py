@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import normal_data
 
 import zeroad
 from zeroad.detectors.neural.activations import ACTIVATIONS, Rational, make_activation
@@ -86,3 +87,46 @@ def test_ocdnn_draws_fresh_noise_every_epoch(X_normal):
 def test_validation_data_is_refused_by_classical_detectors(X_normal):
     with pytest.raises(zeroad.errors.InputError, match="neural detectors"):
         zeroad.make_detector("knn").fit(X_normal, validation_data=(X_normal, np.zeros(300)))
+
+
+OFFSETS = 1e7 * np.arange(1, 6)  # float32 cannot tell 1e7 from 1e7 + 0.5
+
+
+def _layouts(X):
+    return {"reversed": X[::-1], "fortran": np.asfortranarray(X),
+            "float32": X.astype(np.float32), "int": np.round(X).astype(np.int64),
+            "every_other_row": np.repeat(X, 2, axis=0)[::2],
+            "every_other_column": np.repeat(X, 2, axis=1)[:, ::2]}
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax", "quantile", "none"])
+@pytest.mark.parametrize("name", ["ocdnn", "autoencoder", "denoising_autoencoder", "deep_svdd"])
+def test_fast_path_scores_equal_the_general_path_with_large_offsets(name, scaler, monkeypatch):
+    """A float64 array (the fast path) and the same rows as an object array (the general
+    path) get the same scores to float32 precision, and the same flags."""
+    from zeroad.detectors.neural import models
+
+    monkeypatch.setattr(models, "SCORE_BATCH", 256)  # several batches
+    X_train, X = normal_data(600, seed=0) + OFFSETS, normal_data(1000, seed=1) + OFFSETS
+    det = zeroad.make_detector(name, scaler=scaler, epochs=2, hidden_layers=(8,), fpr=0.1,
+                               random_state=0).fit(X_train)
+    fast, general = det.decision_function(X), det.decision_function(X.astype(object))
+    np.testing.assert_allclose(fast, general, rtol=4 * np.finfo(np.float32).eps,
+                               atol=4 * np.finfo(np.float32).eps * np.abs(general).max())
+    np.testing.assert_array_equal(fast > det.threshold_, general > det.threshold_)
+
+
+@pytest.mark.parametrize("layout", list(_layouts(np.zeros((2, 5)))))
+def test_fast_path_takes_any_memory_layout_and_dtype(layout, monkeypatch):
+    from zeroad.detectors.neural import models
+
+    monkeypatch.setattr(models, "SCORE_BATCH", 256)
+    X_train, X = normal_data(600, seed=0) + OFFSETS, normal_data(1000, seed=1) + OFFSETS
+    det = zeroad.make_detector("ocdnn", epochs=2, hidden_layers=(8,), random_state=0)
+    det.fit(X_train)
+    X = _layouts(X)[layout]
+    assert X.flags.c_contiguous == (layout in ("float32", "int"))
+    fast = det.decision_function(X)
+    general = det.decision_function(np.asarray(X, dtype=np.float64).astype(object))
+    np.testing.assert_allclose(fast, general, rtol=4 * np.finfo(np.float32).eps,
+                               atol=4 * np.finfo(np.float32).eps * np.abs(general).max())

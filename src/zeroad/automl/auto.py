@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from zeroad.automl.combine import COMBINE, Reference, combine_scores
+from zeroad.automl.criteria import CRITERIA
 from zeroad.detectors.base import BaseDetector
+from zeroad.detectors.validation import AnyOf, Instance, Integer, Options
 from zeroad.errors import InputError
 
 
@@ -63,6 +67,15 @@ class AutoDetector(BaseDetector):
         and, where a criterion chose, ``criterion``: its kind, the held-out rows,
         what each candidate measured (or its error) and the chosen index.
     """
+
+    _parameter_rules = {
+        "portfolio": AnyOf(Instance((str, os.PathLike), "a path"), Options(None)),
+        "ensemble_size": AnyOf(Integer(1), Options(None)),
+        "combine": Options(*COMBINE, None),
+        "criterion": Options(*CRITERIA, "none", None),
+        # Which names are registered is checked when the portfolio is read.
+        "detector": AnyOf(Instance((str,), "a registered detector name"), Options(None)),
+    }
 
     def __init__(self, *, portfolio=None, ensemble_size=None, combine=None, criterion=None,
                  detector=None, scaler="none", contamination=None, fpr=None,

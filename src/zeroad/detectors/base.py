@@ -13,9 +13,10 @@ import numbers
 import warnings
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import BaseEstimator
 
-from zeroad.detectors.scalers import make_scaler
+from zeroad.detectors.scalers import check_scaled, make_scaler
 from zeroad.detectors.thresholds import (
     benjamini_hochberg,
     conformal_pvalues,
@@ -23,7 +24,7 @@ from zeroad.detectors.thresholds import (
     conformal_threshold,
     rows_needed,
 )
-from zeroad.detectors.validation import check_X, feature_names_of
+from zeroad.detectors.validation import check_params, check_X, feature_names_of
 from zeroad.errors import InputError, NotFittedError
 
 DEFAULT_CONTAMINATION = 0.1
@@ -56,9 +57,13 @@ class BaseDetector(BaseEstimator):
         optimistic. 0 trains on every row and places the threshold on in-sample
         scores: no false-positive guarantee and no p-values (fine when only
         the ranking of scores matters, as in AUC benchmarks).
-    random_state : int or None
+    random_state : int in [0, 2**32 - 1] or None
         Seed of every random choice (calibration split, the model's own
-        randomness). None behaves as 0, so runs are reproducible by default.
+        randomness). None behaves as 0, so runs are reproducible by default
+        (unlike scikit-learn, where None draws a fresh seed).
+
+    Every parameter is checked at ``fit`` against the rules in the detector's
+    ``_parameter_rules`` (see :mod:`zeroad.detectors.validation`).
 
     Attributes
     ----------
@@ -131,11 +136,12 @@ class BaseDetector(BaseEstimator):
         is scored after each epoch for analysis only (``history_["val_auc"]``);
         it never influences training.
         """
+        check_params(self)
         rate = self._flag_rate()
         names = feature_names_of(X)
         X = check_X(X, what="training data")
         if X.shape[0] < MIN_TRAINING_ROWS:
-            raise InputError(f"training data has {X.shape[0]} row; at least "
+            raise InputError(f"training data has {X.shape[0]} sample (row); at least "
                              f"{MIN_TRAINING_ROWS} are needed")
         if not 0 <= self.calibration_fraction <= 0.9:
             raise InputError(
@@ -198,8 +204,17 @@ class BaseDetector(BaseEstimator):
                       "(no false-positive guarantee)", UserWarning, stacklevel=3)
         return n_cal, False
 
-    def _transform(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.scaler_.transform(X), dtype=np.float64)
+
+    # Largest scaled value the model computes with (neural detectors: less, float32).
+    _scaled_limit = float(np.finfo(np.float64).max)
+
+    def _transform(self, X: np.ndarray, what: str = "data") -> np.ndarray:
+        """``X`` (checked, finite) scaled in float64; values that overflow are refused."""
+        with config_context(assume_finite=True), np.errstate(over="ignore", invalid="ignore"):
+            Xs = np.asarray(self.scaler_.transform(X), dtype=np.float64)
+        check_scaled(self.scaler_, self.scaler, Xs, self._scaled_limit, what=what,
+                     feature_names=self.feature_names_in_, computed_by=type(self).__name__)
+        return Xs
 
     @staticmethod
     def _finite(scores) -> np.ndarray:
@@ -220,8 +235,8 @@ class BaseDetector(BaseEstimator):
         """Anomaly score of each row of ``X``: one finite float, higher = more anomalous."""
         self._check_fitted()
         X = check_X(X, what="data to score", n_features=self.n_features_in_,
-                    feature_names=self.feature_names_in_)
-        return self._finite(self._score(self._transform(X)))
+                    feature_names=self.feature_names_in_, fitted_by=type(self).__name__)
+        return self._finite(self._score(self._transform(X, what="data to score")))
 
     def pvalues(self, X) -> np.ndarray:
         """Conformal p-value of each row of ``X`` against the held-out calibration scores.

@@ -7,6 +7,8 @@ thresholds and persistence come from :class:`~zeroad.detectors.base.BaseDetector
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from scipy.stats import skew
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf, MinCovDet
@@ -17,7 +19,15 @@ from sklearn.neighbors import KernelDensity, LocalOutlierFactor, NearestNeighbor
 from sklearn.svm import OneClassSVM as _SkOneClassSVM
 
 from zeroad.detectors.base import BaseDetector
-from zeroad.errors import InputError
+from zeroad.detectors.validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    AnyOf,
+    Boolean,
+    Integer,
+    Options,
+    Real,
+)
 
 
 class _NegatedScoreSamples(BaseDetector):
@@ -46,6 +56,8 @@ class KNN(BaseDetector):
         Minkowski power (2 = Euclidean, 1 = Manhattan).
     """
 
+    _parameter_rules = {"n_neighbors": Integer(1), "method": Options("largest", "mean", "median"),
+                        "p": POSITIVE}
 
     def __init__(self, n_neighbors=5, method="largest", p=2.0, *, scaler="standard",
                  contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
@@ -56,8 +68,6 @@ class KNN(BaseDetector):
                          calibration_fraction=calibration_fraction, random_state=random_state)
 
     def _fit_model(self, Xs):
-        if self.method not in ("largest", "mean", "median"):
-            raise InputError(f"method must be 'largest', 'mean' or 'median', got {self.method!r}")
         self.k_ = int(max(1, min(self.n_neighbors, Xs.shape[0] - 1)))
         self.model_ = NearestNeighbors(n_neighbors=self.k_, p=self.p).fit(Xs)
 
@@ -79,8 +89,10 @@ class KNN(BaseDetector):
 
 
 class LOF(BaseDetector):
-    """Local Outlier Factor (scikit-learn, novelty mode)."""
+    """Local Outlier Factor (scikit-learn, novelty mode); ``n_neighbors`` is capped at the
+    number of training rows minus one."""
 
+    _parameter_rules = {"n_neighbors": Integer(1), "p": POSITIVE}
 
     def __init__(self, n_neighbors=20, p=2.0, *, scaler="standard", contamination=None,
                  fpr=None, calibration_fraction=0.2, random_state=None):
@@ -101,8 +113,15 @@ class LOF(BaseDetector):
 
 
 class IsolationForest(_NegatedScoreSamples):
-    """Isolation Forest (scikit-learn)."""
+    """Isolation Forest (scikit-learn); an integer ``max_samples`` is capped at the number
+    of training rows."""
 
+    _parameter_rules = {
+        "n_estimators": Integer(1),
+        "max_samples": AnyOf(Options("auto"), Integer(1), Real(0, 1, closed="right")),
+        "max_features": AnyOf(Integer(1), Real(0, 1, closed="right")),
+        "bootstrap": Boolean(),
+    }
 
     def __init__(self, n_estimators=100, max_samples="auto", max_features=1.0,
                  bootstrap=False, *, scaler="standard", contamination=None, fpr=None,
@@ -133,6 +152,16 @@ class OneClassSVM(BaseDetector):
     scoring time with the number of support vectors: keep it to small data.
     """
 
+    _parameter_rules = {
+        "kernel": Options("linear", "rbf", "poly", "sigmoid"),
+        "nu": Real(0, 1, closed="right"),
+        "gamma": AnyOf(POSITIVE, Options("scale", "auto")),
+        "degree": Integer(0),
+        "coef0": Real(),
+        "tol": POSITIVE,
+        "shrinking": Boolean(),
+        "max_iter": Integer(-1),  # -1: no limit
+    }
 
     def __init__(self, kernel="rbf", nu=0.5, gamma="auto", degree=3, coef0=0.0, tol=1e-3,
                  shrinking=True, max_iter=-1, *, scaler="standard", contamination=None,
@@ -149,9 +178,6 @@ class OneClassSVM(BaseDetector):
                          calibration_fraction=calibration_fraction, random_state=random_state)
 
     def _fit_model(self, Xs):
-        if self.kernel not in ("linear", "rbf", "poly", "sigmoid"):
-            raise InputError(
-                f"kernel must be linear, rbf, poly or sigmoid, got {self.kernel!r}")
         self.model_ = _SkOneClassSVM(kernel=self.kernel, nu=self.nu, gamma=self.gamma,
                                      degree=self.degree, coef0=self.coef0, tol=self.tol,
                                      shrinking=self.shrinking, max_iter=self.max_iter,
@@ -175,6 +201,8 @@ class PCA(BaseDetector):
         the raw squared residuals.
     """
 
+    _parameter_rules = {"n_components": AnyOf(Integer(0), Real(0, 1, closed="neither")),
+                        "whiten_residual": Boolean()}
 
     def __init__(self, n_components=0.9, whiten_residual=False, *, scaler="standard",
                  contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
@@ -186,7 +214,7 @@ class PCA(BaseDetector):
     def _fit_model(self, Xs):
         n, d = Xs.shape
         self.model_ = _SkPCA(svd_solver="full").fit(Xs)
-        if isinstance(self.n_components, float) and 0 < self.n_components < 1:
+        if not isinstance(self.n_components, numbers.Integral):
             cumulative = np.cumsum(self.model_.explained_variance_ratio_)
             k = int(np.searchsorted(cumulative, self.n_components) + 1)
         else:
@@ -219,6 +247,8 @@ class Mahalanobis(BaseDetector):
         MCD's fraction of rows in the support (None: scikit-learn's default).
     """
 
+    _parameter_rules = {"method": Options("mcd", "ledoit_wolf", "empirical"),
+                        "support_fraction": AnyOf(Real(0, 1, closed="right"), Options(None))}
 
     def __init__(self, method="mcd", support_fraction=None, *, scaler="standard",
                  contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
@@ -236,10 +266,8 @@ class Mahalanobis(BaseDetector):
             model = MinCovDet(support_fraction=self.support_fraction, random_state=self._seed)
         elif method == "ledoit_wolf":
             model = LedoitWolf()
-        elif method == "empirical":
-            model = EmpiricalCovariance()
         else:
-            raise InputError(f"method must be 'mcd', 'ledoit_wolf' or 'empirical', got {method!r}")
+            model = EmpiricalCovariance()
         self.method_ = method
         self.model_ = model.fit(Xs)
 
@@ -248,8 +276,12 @@ class Mahalanobis(BaseDetector):
 
 
 class GMM(_NegatedScoreSamples):
-    """Negative log-likelihood under a Gaussian mixture (scikit-learn)."""
+    """Negative log-likelihood under a Gaussian mixture (scikit-learn); ``n_components`` is
+    capped at the number of training rows."""
 
+    _parameter_rules = {"n_components": Integer(1),
+                        "covariance_type": Options("full", "tied", "diag", "spherical"),
+                        "reg_covar": NON_NEGATIVE, "n_init": Integer(1), "max_iter": Integer(1)}
 
     def __init__(self, n_components=1, covariance_type="full", reg_covar=1e-6, n_init=1,
                  max_iter=100, *, scaler="standard", contamination=None, fpr=None,
@@ -279,6 +311,11 @@ class KDE(_NegatedScoreSamples):
     ``bandwidth`` is a float, or "scott" / "silverman" for the usual rules.
     """
 
+    _parameter_rules = {
+        "bandwidth": AnyOf(POSITIVE, Options("scott", "silverman")),
+        "kernel": Options("gaussian", "tophat", "epanechnikov", "exponential", "linear",
+                          "cosine"),
+    }
 
     def __init__(self, bandwidth=1.0, kernel="gaussian", *, scaler="standard",
                  contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
@@ -357,6 +394,8 @@ class HBOS(BaseDetector):
     NumPy rather than PyOD's numba code, which recompiles in every new process.
     """
 
+    _parameter_rules = {"n_bins": Integer(1), "alpha": POSITIVE, "tol": NON_NEGATIVE}
+
     def __init__(self, n_bins=10, alpha=0.1, tol=0.5, *, scaler="standard",
                  contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
         self.n_bins = n_bins
@@ -367,7 +406,7 @@ class HBOS(BaseDetector):
 
     def _fit_model(self, Xs):
         n, d = Xs.shape
-        n_bins = int(max(1, self.n_bins))
+        n_bins = int(self.n_bins)
         self.edges_ = np.empty((d, n_bins + 1))
         self.log_prob_ = np.empty((d, n_bins))
         for j in range(d):

@@ -8,13 +8,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from zeroad.errors import InputError
+
 _BUILTIN = {
     "elu": nn.ELU, "selu": nn.SELU, "celu": nn.CELU, "gelu": nn.GELU, "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU, "mish": nn.Mish, "softplus": nn.Softplus,
     "softsign": nn.Softsign, "tanh": nn.Tanh, "tanhshrink": nn.Tanhshrink,
     "logsigmoid": nn.LogSigmoid, "sigmoid": nn.Sigmoid,
 }
-ACTIVATIONS = (*_BUILTIN, "rational")
+BUILTIN_ACTIVATIONS = tuple(_BUILTIN)  # what a rational activation can start as
+ACTIVATIONS = (*BUILTIN_ACTIVATIONS, "rational")
 
 # Degrees of P and Q: deg P = deg Q + 1 makes the tails asymptotically linear, so
 # the activation neither explodes nor flattens far from zero (the instability the
@@ -30,7 +33,7 @@ def make_activation(name: str, rational_init: str = "elu") -> nn.Module:
     try:
         return _BUILTIN[name]()
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATIONS}") from None
+        raise InputError(f"unknown activation {name!r}; choose one of {ACTIVATIONS}") from None
 
 
 class Rational(nn.Module):

@@ -8,18 +8,27 @@ loss is and how a row is scored.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from zeroad.detectors.base import BaseDetector
-from zeroad.detectors.neural.activations import make_activation
+from zeroad.detectors.neural.activations import (
+    ACTIVATIONS,
+    BUILTIN_ACTIVATIONS,
+    make_activation,
+)
 from zeroad.detectors.neural.training import train_network
-from zeroad.detectors.validation import check_X
-from zeroad.errors import InputError
+from zeroad.detectors.validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    Integer,
+    Options,
+    Real,
+    Widths,
+    check_X,
+)
 
 SCORE_BATCH = 1 << 16
 _NETWORK_PREFIX = "network__"
@@ -56,6 +65,22 @@ class NeuralDetector(BaseDetector):
     """
 
     _tracks_validation = True
+    _parameter_rules = {
+        "hidden_layers": Widths(),
+        "activation": Options(*ACTIVATIONS),
+        "rational_init": Options(*BUILTIN_ACTIVATIONS),
+        "dropout": Real(0, 1, closed="left"),
+        "weight_decay": NON_NEGATIVE,
+        "learning_rate": POSITIVE,
+        "batch_size": Integer(1),
+        "epochs": Integer(1),
+        "early_stopping": Options("none", "entropy"),
+        "patience": Integer(1),
+        "r_down": NON_NEGATIVE,
+    }
+    # The networks compute in float32, and squared errors must stay finite there:
+    # scaled inputs beyond sqrt(float32 max) are refused as too large to scale.
+    _scaled_limit = float(np.sqrt(np.finfo(np.float32).max))
 
     # -- hooks ------------------------------------------------------------------------
     def _network(self, n_features: int) -> nn.Module:
@@ -79,12 +104,7 @@ class NeuralDetector(BaseDetector):
         return None
 
     # -- shared ----------------------------------------------------------------------
-    def _check_training_params(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise InputError("epochs and batch_size must be at least 1")
-
     def _fit_model(self, Xs, validation=None):
-        self._check_training_params()
         X = torch.from_numpy(np.ascontiguousarray(Xs, dtype=np.float32))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
@@ -125,45 +145,24 @@ class NeuralDetector(BaseDetector):
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score of each row of ``X``, higher = more anomalous.
 
-        A NumPy array with an affine scaler (every scaler but ``quantile``) takes
-        the fast path: batches go straight from the caller's array to float32
-        tensors, are checked for NaN / inf in torch, scaled inside the network,
-        and scored in eval mode under ``torch.inference_mode()``. Anything else
-        goes through the general checks of :class:`BaseDetector`.
+        A 2-D NumPy array of numbers takes the fast path: batches of rows go from
+        the caller's array (any dtype, order or strides) through the same checks,
+        scaling (in float64) and float32 network as the general path of
+        :class:`BaseDetector`, without first copying the whole array, and are
+        scored in eval mode under ``torch.inference_mode()``. The scores are those
+        of the general path.
         """
-        affine = self._affine_scaling()
-        if affine is None or not isinstance(X, np.ndarray) or X.dtype.kind != "f" \
-                or X.ndim != 2 or X.shape[0] == 0 or self.feature_names_in_ is not None:
+        if not isinstance(X, np.ndarray) or X.dtype.kind not in "fiu" or X.ndim != 2 \
+                or X.shape[0] == 0 or X.shape[1] != getattr(self, "n_features_in_", None) \
+                or self.feature_names_in_ is not None:
             return super().decision_function(X)
-        self._check_fitted()
-        if X.shape[1] != self.n_features_in_:
-            check_X(X[:1], what="data to score", n_features=self.n_features_in_)
-        network = self._scoring_network(*affine)
         out = np.empty(X.shape[0], dtype=np.float32)
-        out_tensor = torch.from_numpy(out)
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], SCORE_BATCH):
-                batch = torch.from_numpy(X[start:start + SCORE_BATCH]).float()
-                if not torch.isfinite(batch).all():
-                    check_X(X[start:start + SCORE_BATCH], what=f"data to score (rows from "
-                            f"{start})", n_features=self.n_features_in_)
-                out_tensor[start:start + SCORE_BATCH] = network(batch)
+        for start in range(0, X.shape[0], SCORE_BATCH):
+            batch = np.asarray(X[start:start + SCORE_BATCH], dtype=np.float64)
+            if not np.isfinite(batch).all():
+                check_X(batch, what=f"data to score (rows from {start})")
+            out[start:start + SCORE_BATCH] = self._score(self._transform(batch, "data to score"))
         return self._finite(out)
-
-    def _affine_scaling(self):
-        """(multiplier, offset) with scaled = x * multiplier + offset, or None (quantile)."""
-        if self.scaler == "quantile":
-            return None
-        d = self.n_features_in_
-        zeros = np.zeros((1, d))
-        offset = self.scaler_.transform(zeros)[0]
-        multiplier = self.scaler_.transform(np.ones((1, d)))[0] - offset
-        return (torch.tensor(multiplier, dtype=torch.float32),
-                torch.tensor(offset, dtype=torch.float32))
-
-    def _scoring_network(self, multiplier, offset) -> nn.Module:
-        """A module from raw float32 rows to scores (subclasses may fold the scaling in)."""
-        return _ScaledScorer(self, multiplier, offset)
 
     # -- persistence: weights as arrays, never pickled modules ------------------------------
     def _persistent_state(self) -> dict:
@@ -207,16 +206,6 @@ def _training_params(self, hidden_layers, activation, rational_init, dropout, we
                           calibration_fraction=calibration_fraction, random_state=random_state)
 
 
-class _ScaledScorer(nn.Module):
-    def __init__(self, detector, multiplier, offset):
-        super().__init__()
-        self.detector, self.multiplier, self.offset = detector, multiplier, offset
-
-    def forward(self, x):
-        return self.detector._row_scores(self.detector.network_,
-                                         torch.addcmul(self.offset, x, self.multiplier))
-
-
 class OneClassDNN(NeuralDetector):
     """One-Class DNN: an MLP trained to tell the normal data from fresh synthetic noise.
 
@@ -226,6 +215,10 @@ class OneClassDNN(NeuralDetector):
     of its range on each side. The network's "noise" logit is the anomaly score
     (a logit rather than a probability, so far-away rows do not tie at 1.0).
     """
+
+    _parameter_rules = {"noise": Options("gaussian", "uniform"), "noise_mean": Real(),
+                        "noise_std": POSITIVE, "noise_ratio": POSITIVE,
+                        "box_margin": NON_NEGATIVE}
 
     def __init__(self, hidden_layers=(64, 64), activation="elu", rational_init="elu",
                  dropout=0.0, weight_decay=0.0, learning_rate=1e-3, batch_size=256, epochs=50,
@@ -247,10 +240,6 @@ class OneClassDNN(NeuralDetector):
                    self.dropout)
 
     def _prepare(self, X, generator):
-        if self.noise not in ("gaussian", "uniform"):
-            raise InputError(f"noise must be 'gaussian' or 'uniform', got {self.noise!r}")
-        if self.noise_std <= 0 or self.noise_ratio <= 0:
-            raise InputError("noise_std and noise_ratio must be positive")
         low, high = X.min(dim=0).values, X.max(dim=0).values
         margin = self.box_margin * (high - low)
         self.box_low_, self.box_high_ = (low - margin).numpy(), (high + margin).numpy()
@@ -279,18 +268,6 @@ class OneClassDNN(NeuralDetector):
     def _row_scores(self, network, inputs):
         return network(inputs).squeeze(-1)
 
-    def _scoring_network(self, multiplier, offset):
-        # Fold the scaler into the first layer: W (x m + o) + b = (W m) x + (W o + b).
-        if self.__dict__.get("_folded_for") is not self.network_:
-            folded = copy.deepcopy(self.network_)
-            first = folded[0]
-            with torch.no_grad():
-                first.bias.add_(first.weight @ offset)
-                first.weight.mul_(multiplier)
-            scorer = nn.Sequential(folded, nn.Flatten(0))
-            self._folded, self._folded_for = scorer.eval(), self.network_
-        return self._folded
-
 
 class AutoEncoder(NeuralDetector):
     """Bottleneck autoencoder; the squared reconstruction error is the score.
@@ -298,6 +275,8 @@ class AutoEncoder(NeuralDetector):
     ``latent_dim`` is capped at n_features - 1 (recorded in ``latent_dim_``) so
     there is always a bottleneck.
     """
+
+    _parameter_rules = {"latent_dim": Integer(1)}
 
     def __init__(self, hidden_layers=(64, 32), latent_dim=8, activation="elu",
                  rational_init="elu", dropout=0.0, weight_decay=0.0, learning_rate=1e-3,
@@ -334,6 +313,8 @@ class DenoisingAutoEncoder(AutoEncoder):
     of std ``input_noise_std`` (0.001 to 0.1) added; mean reconstruction error of
     the clean row is the score."""
 
+    _parameter_rules = {"input_noise_std": NON_NEGATIVE}
+
     def __init__(self, hidden_layers=(64, 32), latent_dim=8, input_noise_std=0.01,
                  activation="elu", rational_init="elu", dropout=0.0, weight_decay=0.0,
                  learning_rate=1e-3, batch_size=256, epochs=50, early_stopping="none",
@@ -360,6 +341,8 @@ class DeepSVDD(NeuralDetector):
     network's outputs with coordinates near zero pushed to +-``eps``, and the
     last layer has no activation.
     """
+
+    _parameter_rules = {"out_dim": Integer(1), "eps": POSITIVE}
 
     def __init__(self, hidden_layers=(64, 32), out_dim=16, eps=0.1, activation="elu",
                  rational_init="elu", dropout=0.0, weight_decay=1e-5, learning_rate=1e-3,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from zeroad.detectors.neural.activations import Rational
+from zeroad.errors import InputError
 
 # Rational coefficients move the whole activation at once: they learn 10x slower.
 RATIONAL_LR_FACTOR = 0.1
@@ -81,7 +82,7 @@ def train_network(network: nn.Module, X: torch.Tensor, *, batch_loss: Callable,
     early_stopping : "none" (train all epochs) or "entropy" (EntropyStop).
     """
     if early_stopping not in ("none", "entropy"):
-        raise ValueError(f"early_stopping must be 'none' or 'entropy', got {early_stopping!r}")
+        raise InputError(f"early_stopping must be 'none' or 'entropy', got {early_stopping!r}")
     rational = [p for m in network.modules() if isinstance(m, Rational) for p in m.parameters()]
     rational_ids = {id(p) for p in rational}
     others = [p for p in network.parameters() if id(p) not in rational_ids]
