@@ -127,7 +127,7 @@ def test_header_only_csv_is_called_empty(tmp_path, capsys):
                  "--out", str(tmp_path / "m.zad")]) == 2
     assert "is empty: it has 0 rows" in one_line(capsys)
     model = tmp_path / "model.zad"
-    zeroad.make_detector("knn").fit(pd.DataFrame(np.eye(30, 3), columns=list("abc"))).save(model)
+    zeroad.make_detector("knn").fit(pd.DataFrame(np.eye(50, 3), columns=list("abc"))).save(model)
     assert main(["score", str(model), str(tmp_path / "header.csv"),
                  "--out", str(tmp_path / "s.csv")]) == 2
     assert "is empty: it has 0 rows" in one_line(capsys)
@@ -236,3 +236,28 @@ def test_report_refuses_folders_zeroad_did_not_write(tmp_path, capsys):
     assert main(["report", str(tmp_path / "notes"), "--out", str(tmp_path / "r.html")]) == 2
     assert "holds rows without ['auc', 'error']" in one_line(capsys)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_warning_is_one_line_on_the_command_line(tmp_path, capsys):
+    pd.DataFrame(np.random.default_rng(0).normal(size=(30, 3)), columns=list("abc")).to_csv(
+        tmp_path / "small.csv", index=False)
+    assert main(["fit", str(tmp_path / "small.csv"), "--detector", "knn",
+                 "--out", str(tmp_path / "m.zad")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("zeroad: warning: contamination=0.1 needs at least 9 held-out")
+    assert err.count("\n") == 1 and ".py:" not in err
+
+
+def test_parameter_values_of_the_wrong_kind_are_one_line(tmp_path, capsys, X_normal):
+    pd.DataFrame(X_normal, columns=list("abcde")).to_csv(tmp_path / "x.csv", index=False)
+    for detector, param, name in [("knn", "fpr=abc", "fpr"), ("knn", "n_neighbors=five",
+                                  "n_neighbors"), ("knn", "n_neighbors=-3", "n_neighbors"),
+                                  ("knn", "scaler=bogus", "scaler"),
+                                  ("iforest", "n_estimators=0", "n_estimators"),
+                                  ("ocdnn", "activation=nosuch", "activation")]:
+        assert main(["fit", str(tmp_path / "x.csv"), "--detector", detector, "--param", param,
+                     "--out", str(tmp_path / "m.zad")]) == 2, param
+        err = capsys.readouterr().err
+        assert err.startswith("zeroad: error: ") and err.count("\n") == 1, err
+        assert f"{name}=" in err and "Traceback" not in err
+    assert not (tmp_path / "m.zad").exists()

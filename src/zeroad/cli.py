@@ -9,6 +9,7 @@ import shlex
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 
 from zeroad.errors import ZeroadError
@@ -522,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    shown = warnings.showwarning
+    if not args.verbose:  # a warning is one line for the user; -v keeps where it came from
+        warnings.showwarning = _one_line_warning
     try:
         status = args.func(args)
     except ZeroadError as exc:
@@ -539,7 +543,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception:
         return _report_bug(argv)
+    finally:
+        warnings.showwarning = shown
     return status or 0
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"zeroad: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def _report_bug(argv: list[str] | None) -> int:

@@ -20,6 +20,7 @@ from sklearn.svm import OneClassSVM as _SkOneClassSVM
 
 from zeroad.detectors.base import BaseDetector
 from zeroad.detectors.validation import (
+    MINKOWSKI_POWER,
     NON_NEGATIVE,
     POSITIVE,
     AnyOf,
@@ -57,7 +58,7 @@ class KNN(BaseDetector):
     """
 
     _parameter_rules = {"n_neighbors": Integer(1), "method": Options("largest", "mean", "median"),
-                        "p": POSITIVE}
+                        "p": MINKOWSKI_POWER}
 
     def __init__(self, n_neighbors=5, method="largest", p=2.0, *, scaler="standard",
                  contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
@@ -92,7 +93,7 @@ class LOF(BaseDetector):
     """Local Outlier Factor (scikit-learn, novelty mode); ``n_neighbors`` is capped at the
     number of training rows minus one."""
 
-    _parameter_rules = {"n_neighbors": Integer(1), "p": POSITIVE}
+    _parameter_rules = {"n_neighbors": Integer(1), "p": MINKOWSKI_POWER}
 
     def __init__(self, n_neighbors=20, p=2.0, *, scaler="standard", contamination=None,
                  fpr=None, calibration_fraction=0.2, random_state=None):

@@ -637,6 +637,7 @@ def rebuild(name: str, params: dict, state: dict):
     Raises :class:`~zeroad.errors.ModelFileError` when the detector does not take
     exactly these parameters or the state does not restore.
     """
+    from zeroad.detectors.validation import check_params
     from zeroad.registry import get_spec
 
     try:
@@ -658,8 +659,8 @@ def rebuild(name: str, params: dict, state: dict):
               for k, v in params.items()}
     try:
         detector = cls(**params)
+        check_params(detector)  # every parameter, as fit would check it
         detector._flag_rate()
-        detector._seed  # noqa: B018 - validates random_state
         restore = getattr(detector, "_restore_state", None)
         if restore is not None:
             restore(state)

@@ -155,8 +155,11 @@ class Real:
     low: float | None = None
     high: float | None = None
     closed: str = "both"
+    infinite: bool = False  # +inf accepted too (a Minkowski power of inf: Chebyshev)
 
     def accepts(self, value) -> bool:
+        if self.infinite and _is_real(value) and value == math.inf:
+            return self.high is None
         if not _is_real(value) or not math.isfinite(value):
             return False
         low_ok = (self.low is None or value > self.low
@@ -166,6 +169,8 @@ class Real:
         return low_ok and high_ok
 
     def __str__(self) -> str:
+        if self.infinite:
+            return f"{Real(self.low, self.high, self.closed)} or inf"
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
         if self.low is None and self.high is None:
@@ -251,6 +256,7 @@ class AnyOf:
 
 POSITIVE = Real(0, None, closed="neither")
 NON_NEGATIVE = Real(0, None)
+MINKOWSKI_POWER = Real(0, None, closed="neither", infinite=True)
 
 
 def parameter_rules(cls: type) -> dict:
