@@ -99,7 +99,7 @@ def _layouts(X):
             "every_other_column": np.repeat(X, 2, axis=1)[:, ::2]}
 
 
-@pytest.mark.parametrize("scaler", ["standard", "minmax", "quantile", "none"])
+@pytest.mark.parametrize("scaler", ["standard", "robust", "minmax", "quantile", "none"])
 @pytest.mark.parametrize("name", ["ocdnn", "autoencoder", "denoising_autoencoder", "deep_svdd"])
 def test_fast_path_scores_equal_the_general_path_with_large_offsets(name, scaler, monkeypatch):
     """A float64 array (the fast path) and the same rows as an object array (the general
@@ -130,3 +130,28 @@ def test_fast_path_takes_any_memory_layout_and_dtype(layout, monkeypatch):
     general = det.decision_function(np.asarray(X, dtype=np.float64).astype(object))
     np.testing.assert_allclose(fast, general, rtol=4 * np.finfo(np.float32).eps,
                                atol=4 * np.finfo(np.float32).eps * np.abs(general).max())
+
+
+@pytest.mark.parametrize("scaler", ["standard", "robust", "minmax", "none"])
+def test_fast_scaling_replays_scikit_learn_bit_for_bit(scaler):
+    from zeroad.detectors.scalers import make_scaler, scale_into
+
+    X_train, X = normal_data(600, seed=0) + OFFSETS, normal_data(1000, seed=1) + OFFSETS
+    fitted = make_scaler(scaler, len(X_train)).fit(X_train)
+    for rows in (X, X.astype(np.float32), X[::-1], np.asfortranarray(X)):
+        expected = fitted.transform(np.asarray(rows, dtype=np.float64))
+        got = scale_into(fitted, scaler, rows, np.empty(rows.shape))
+        np.testing.assert_array_equal(got, expected)
+    assert scale_into(make_scaler("quantile", 600).fit(X_train), "quantile", X,
+                      np.empty(X.shape)) is None
+
+
+def test_fast_path_scores_are_the_general_paths_exactly(monkeypatch):
+    from zeroad.detectors.neural import models
+
+    monkeypatch.setattr(models, "SCORE_BATCH", 256)  # several batches, the same in both paths
+    X_train, X = normal_data(600, seed=0) + OFFSETS, normal_data(1000, seed=1) + OFFSETS
+    det = zeroad.make_detector("ocdnn", epochs=2, hidden_layers=(8,), random_state=0)
+    det.fit(X_train)
+    np.testing.assert_array_equal(det.decision_function(X),
+                                  det.decision_function(X.astype(object)))

@@ -36,6 +36,32 @@ def make_scaler(name: str, n_samples: int, random_state=None) -> TransformerMixi
     raise InputError(f"unknown scaler {name!r}; choose one of {SCALERS}")
 
 
+def scale_into(scaler, name: str, X: np.ndarray, out: np.ndarray) -> np.ndarray | None:
+    """``scaler.transform(X)`` in float64, written into ``out``; None where not done here.
+
+    Replays scikit-learn's own operations in its own order (``(X - mean_) /
+    scale_`` and so on), so the result equals ``scaler.transform`` of ``X`` as
+    float64 bit for bit, without its per-call validation and copies: the hot
+    loop of batch scoring. Scalers it does not replay (quantile, or a scaler
+    with non-default options) give None.
+    """
+    if name == "standard" and isinstance(scaler, StandardScaler) \
+            and scaler.with_mean and scaler.with_std:
+        np.subtract(X, scaler.mean_, out=out)
+        return np.divide(out, scaler.scale_, out=out)
+    if name == "robust" and isinstance(scaler, RobustScaler) \
+            and scaler.with_centering and scaler.with_scaling:
+        np.subtract(X, scaler.center_, out=out)
+        return np.divide(out, scaler.scale_, out=out)
+    if name == "minmax" and isinstance(scaler, MinMaxScaler) and not scaler.clip:
+        np.multiply(X, scaler.scale_, out=out)
+        return np.add(out, scaler.min_, out=out)
+    if name == "none" and isinstance(scaler, FunctionTransformer) and scaler.func is None:
+        out[...] = X
+        return out
+    return None
+
+
 def check_scaled(scaler, name: str, Xs: np.ndarray, limit: float, *, what: str = "data",
                  feature_names: Sequence[str] | None = None, computed_by: str = "the detector"
                  ) -> None:
