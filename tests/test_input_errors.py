@@ -253,3 +253,28 @@ def test_sparse_input_is_refused_by_name(X_normal):
 
 
 _SMALL = {"ocdnn": {"epochs": 2, "hidden_layers": (8,)}}
+
+
+@pytest.mark.parametrize("name", ["knn", "gmm", "kde", "pca"])
+def test_scaled_values_whose_squares_overflow_are_refused_not_nan(X_normal, X_fresh, name):
+    """1e300 scales to a finite float64 whose square is not: refused by name, at fit (in
+    the calibration rows too) and at scoring, rather than a NaN or an infinite distance."""
+    X = X_normal.copy()
+    X[7, 1] = 1e300
+    with pytest.raises(InputError, match=r"too large to scale in column 1: .*beyond the 1e\+150"):
+        zeroad.make_detector(name, scaler="robust").fit(X)
+    det = zeroad.make_detector(name).fit(X_normal)
+    X = X_fresh.copy()
+    X[2, 4] = -1e200
+    with pytest.raises(InputError, match=r"data to score has values too large to scale in "
+                                         r"column 4"):
+        det.decision_function(X)
+
+
+def test_nan_scores_and_diverged_training_are_zeroad_errors():
+    from zeroad.detectors.base import BaseDetector
+    from zeroad.errors import DegenerateModelError, ZeroadError
+
+    with pytest.raises(DegenerateModelError, match=r"1 NaN scores \(first in row 2\)") as info:
+        BaseDetector._finite(np.array([0.0, 1.0, np.nan]))
+    assert isinstance(info.value, ZeroadError) and isinstance(info.value, FloatingPointError)

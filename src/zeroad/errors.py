@@ -22,3 +22,8 @@ class ModelFileError(ZeroadError):
 class NotFittedError(ZeroadError, _SklearnNotFittedError):
     """A detector was asked to score before it was fitted (scikit-learn's NotFittedError
     too, so ``except sklearn.exceptions.NotFittedError`` catches it)."""
+
+
+class DegenerateModelError(ZeroadError, FloatingPointError):
+    """Training diverged or the model scored NaN: its parameters do not suit these data
+    (a FloatingPointError too, as it was before zeroad named it)."""

@@ -25,7 +25,7 @@ from zeroad.detectors.thresholds import (
     rows_needed,
 )
 from zeroad.detectors.validation import check_params, check_X, feature_names_of
-from zeroad.errors import InputError, NotFittedError
+from zeroad.errors import DegenerateModelError, InputError, NotFittedError
 
 DEFAULT_CONTAMINATION = 0.1
 MIN_TRAINING_ROWS = 2
@@ -154,7 +154,7 @@ class BaseDetector(BaseEstimator):
         X_train, X_cal = X[order[n_cal:]], X[order[:n_cal]]
 
         self.scaler_ = make_scaler(self.scaler, X_train.shape[0], self._seed).fit(X_train)
-        Xs = self._transform(X_train)
+        Xs = self._transform(X_train, "training data")
         if validation_data is None:
             self._fit_model(Xs)
         elif not self._tracks_validation:
@@ -163,10 +163,13 @@ class BaseDetector(BaseEstimator):
         else:
             X_val, y_val = validation_data
             X_val = check_X(X_val, what="validation data", n_features=X.shape[1])
-            self._fit_model(Xs, validation=(self._transform(X_val), np.asarray(y_val)))
+            self._fit_model(Xs, validation=(self._transform(X_val, "validation data"),
+                                              np.asarray(y_val)))
         self.decision_scores_ = self._finite(self._training_scores(Xs))
-        self.calibration_scores_ = (self._finite(self._score(self._transform(X_cal)))
-                                    if n_cal else np.empty(0))
+        self.calibration_scores_ = np.empty(0)
+        if n_cal:
+            X_cal = self._transform(X_cal, "training data (its calibration rows)")
+            self.calibration_scores_ = self._finite(self._score(X_cal))
         if conformal:
             self.threshold_ = conformal_threshold(self.calibration_scores_, rate)
             self.threshold_method_ = "conformal"
@@ -204,9 +207,10 @@ class BaseDetector(BaseEstimator):
                       "(no false-positive guarantee)", UserWarning, stacklevel=3)
         return n_cal, False
 
-
-    # Largest scaled value the model computes with (neural detectors: less, float32).
-    _scaled_limit = float(np.finfo(np.float64).max)
+    # Largest scaled value the model computes with: squares and sums of squares of such
+    # values (distances, variances, log-likelihoods) stay finite in float64. Neural
+    # detectors lower it for float32.
+    _scaled_limit = 1e150
 
     def _transform(self, X: np.ndarray, what: str = "data") -> np.ndarray:
         """``X`` (checked, finite) scaled in float64; values that overflow are refused."""
@@ -220,9 +224,10 @@ class BaseDetector(BaseEstimator):
     def _finite(scores) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64).ravel()
         if np.isnan(scores).any():
-            raise FloatingPointError(
-                f"the model produced {int(np.isnan(scores).sum())} NaN scores; "
-                "its parameters are probably degenerate for this data")
+            raise DegenerateModelError(
+                f"the model produced {int(np.isnan(scores).sum())} NaN scores (first in row "
+                f"{int(np.flatnonzero(np.isnan(scores))[0])}); its parameters are probably "
+                "degenerate for this data")
         # +inf means "beyond anything representable": keep the order, stay finite.
         big = np.finfo(np.float64).max
         return np.clip(scores, -big, big)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from zeroad.detectors.neural.activations import Rational
-from zeroad.errors import InputError
+from zeroad.errors import DegenerateModelError, InputError
 
 # Rational coefficients move the whole activation at once: they learn 10x slower.
 RATIONAL_LR_FACTOR = 0.1
@@ -120,7 +120,7 @@ def train_network(network: nn.Module, X: torch.Tensor, *, batch_loss: Callable,
         if validation is not None:
             history["val_auc"].append(validation(network))
         if not np.isfinite(history["loss"][-1]):
-            raise FloatingPointError(f"training diverged at epoch {epoch} (loss is not finite); "
+            raise DegenerateModelError(f"training diverged at epoch {epoch} (loss is not finite); "
                                      "lower the learning rate or change the activation")
         if stopper is not None and stopper.step(epoch, history["entropy"][-1], network):
             break
