@@ -251,11 +251,12 @@ def test_reuse_prefers_a_row_of_this_code(tmp_path):
 
 
 def test_the_documented_reuse_of_committed_rows_says_they_come_from_other_code():
-    """The committed results predate digests: the README's --reuse needs the flag."""
+    """The committed results predate digests: the documented --reuse needs the flag."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    commands = [c for c in readme.replace("\\\n", " ").splitlines() if "--reuse " in c]
+    root = Path(__file__).resolve().parents[1]
+    text = "\n".join(p.read_text() for p in [root / "README.md", *sorted(root.glob("docs/*.md"))])
+    commands = [c for c in text.replace("\\\n", " ").splitlines() if "--reuse " in c]
     assert commands and all("--reuse-any-digest" in c for c in commands)
 
 

@@ -1,0 +1,1 @@
+"""Neural detectors: one training loop (:mod:`.training`), activations, and the models."""
