@@ -124,7 +124,8 @@ def _high_fd(fd: int) -> int:
     return copy
 
 
-def launch(chromium: str, profile: str) -> tuple[subprocess.Popen, DevTools]:
+def launch(chromium: str, profile: str,
+           resolver_rules: str = "MAP * ~NOTFOUND") -> tuple[subprocess.Popen, DevTools]:
     commands_read, commands_write = map(_high_fd, os.pipe())
     replies_read, replies_write = map(_high_fd, os.pipe())
 
@@ -137,7 +138,7 @@ def launch(chromium: str, profile: str) -> tuple[subprocess.Popen, DevTools]:
             "--no-first-run", "--no-default-browser-check", "--disable-extensions",
             "--hide-scrollbars", f"--user-data-dir={profile}",
             # Nothing may be fetched from the network; a lookup that fails shows up as an error.
-            "--host-resolver-rules=MAP * ~NOTFOUND", "about:blank"]
+            f"--host-resolver-rules={resolver_rules}", "about:blank"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox.
     # A file, not a pipe: unread, Chromium's chatty log could fill a pipe and stall it.
