@@ -119,10 +119,19 @@ def test_the_quantile_scaler_is_refused_by_name(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("kernel", "scaler"), [("rbf", "standard"), ("linear", "robust"),
+                                                ("poly", "minmax"), ("sigmoid", "standard")])
+def test_one_class_svm_exports_in_double(tmp_path, kernel, scaler):
+    det = zeroad.make_detector("ocsvm", kernel=kernel, scaler=scaler).fit(data(400, 0))
+    X = data(1000, 1, spread=3.0).astype(np.float32)
+    det.to_onnx(tmp_path / "model.onnx")
+    assert_same_scores(onnx_scores(tmp_path / "model.onnx", X), det.decision_function(X))
+
+
 def test_classical_detectors_refuse_and_name_those_that_export(tmp_path):
     det = zeroad.make_detector("iforest").fit(data(200, 0))
     with pytest.raises(ZeroadError, match="IsolationForest.*does not export.*ocdnn, "
-                                          "autoencoder, denoising_autoencoder, deep_svdd"):
+                                          "autoencoder, denoising_autoencoder, deep_svdd, ocsvm"):
         det.to_onnx(tmp_path / "model.onnx")
 
 

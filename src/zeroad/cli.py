@@ -152,8 +152,8 @@ def cmd_export(args) -> None:
 
 
 def _add_export_parser(sub) -> None:
-    p = sub.add_parser("export", help="write a saved neural model as an ONNX file (scaler, "
-                                      "network and score in one graph)")
+    p = sub.add_parser("export", help="write a saved neural or One-Class SVM model as an "
+                                      "ONNX file (scaler, model and score in one graph)")
     p.add_argument("model", help="model file written by zeroad fit")
     p.add_argument("--format", choices=["onnx"], default="onnx", help="output format")
     p.add_argument("--out", required=True, help="file to write (an existing file only with "

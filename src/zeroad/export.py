@@ -1,4 +1,4 @@
-"""ONNX export of the neural detectors: scaler, network and score in one graph.
+"""ONNX export: scaler, model and score in one graph (neural detectors, One-Class SVM).
 
 The graph reads one input, ``features`` (float32, shape [N, n_features], the
 columns in the training order), and writes one output, ``score`` (float32,
@@ -14,7 +14,16 @@ embedded in C++, reproduces :meth:`decision_function`:
   in eval mode, without dropout;
 - the score is the detector's own: the One-Class DNN's logit, the
   autoencoders' mean squared reconstruction error, Deep SVDD's squared
-  distance to its centre.
+  distance to its centre;
+- a One-Class SVM is written in double, as libsvm computes it: its kernel
+  (linear, rbf, poly or sigmoid) between the rows and the support vectors,
+  weighted by the dual coefficients, plus the intercept, negated.
+
+Other classical detectors refuse: no maintained converter expresses them with
+zeroad's scores (skl2onnx 1.20's Isolation Forest converter refuses
+``max_features`` < 1; its One-Class SVM sums the kernel expansion in float32,
+far from 1e-5 of zeroad's scores for a linear kernel, hence the double graph
+here).
 
 The model's metadata (``metadata_props``) holds the zeroad version, the
 detector's registry name, its parameters as JSON, ``threshold`` (scores above
@@ -46,10 +55,11 @@ _SOFTPLUS_THRESHOLD = 20.0
 
 def exportable() -> tuple[str, ...]:
     """Registry names of the detectors that :func:`save_onnx` exports."""
+    from zeroad.detectors.classical import OneClassSVM
     from zeroad.detectors.neural.models import NEURAL_DETECTORS
     from zeroad.registry import name_of
 
-    return tuple(name_of(cls) for cls in NEURAL_DETECTORS)
+    return tuple(name_of(cls) for cls in (*NEURAL_DETECTORS, OneClassSVM))
 
 
 def save_onnx(detector, path: str | os.PathLike) -> None:
@@ -141,13 +151,14 @@ class _Graph:
 
 
 def _scale(graph: _Graph, detector, x: str) -> str:
-    """The scaler's arithmetic in double, as :func:`zeroad.detectors.scalers.scale_into`."""
+    """The scaled rows in double: the scaler's arithmetic as
+    :func:`zeroad.detectors.scalers.scale_into` does it."""
     from onnx import TensorProto
 
     scaler, name = detector.scaler_, detector.scaler
     if name == "none" and isinstance(scaler, FunctionTransformer) and scaler.func is None:
-        return x
-    if name == "standard" and isinstance(scaler, StandardScaler) \
+        steps = ()
+    elif name == "standard" and isinstance(scaler, StandardScaler) \
             and scaler.with_mean and scaler.with_std:
         steps = (("Sub", scaler.mean_), ("Div", scaler.scale_))
     elif name == "robust" and isinstance(scaler, RobustScaler) \
@@ -161,12 +172,23 @@ def _scale(graph: _Graph, detector, x: str) -> str:
     value = graph.op("Cast", x, to=TensorProto.DOUBLE)
     for op_type, statistic in steps:
         value = graph.op(op_type, value, graph.constant(statistic, np.float64))
-    return graph.op("Cast", value, to=TensorProto.FLOAT)
+    return value
 
 
 def _score(graph: _Graph, detector, x: str, output: str) -> None:
-    from zeroad.detectors.neural.models import AutoEncoder, DeepSVDD, OneClassDNN
+    """The detector's score of the scaled rows ``x`` (double), written to ``output``."""
+    from onnx import TensorProto
 
+    from zeroad.detectors.classical import OneClassSVM
+    from zeroad.detectors.neural.models import AutoEncoder, DeepSVDD, NeuralDetector, OneClassDNN
+
+    if isinstance(detector, OneClassSVM):
+        _one_class_svm(graph, detector, x, output)
+        return
+    if not isinstance(detector, NeuralDetector):
+        raise ZeroadError(f"{type(detector).__name__} does not export to ONNX; the detectors "
+                          f"that do: {', '.join(exportable())}")
+    x = graph.op("Cast", x, to=TensorProto.FLOAT)  # the networks compute in float32
     out = _module(graph, detector.network_, x)
     if isinstance(detector, OneClassDNN):
         graph.op("Reshape", out, graph.constant([-1], np.int64), output=output)
@@ -180,7 +202,7 @@ def _score(graph: _Graph, detector, x: str, output: str) -> None:
                  output=output, keepdims=0)
     else:
         raise ZeroadError(f"{type(detector).__name__} does not export to ONNX; the detectors "
-                          f"that do: {exportable()}")
+                          f"that do: {', '.join(exportable())}")
 
 
 def _module(graph: _Graph, module: nn.Module, x: str) -> str:
@@ -279,3 +301,43 @@ def _rational(graph: _Graph, module, x: str) -> str:
     low = graph.op("Relu", graph.op("Sub", graph.constant(-c), x))
     value = graph.op("Add", ratio, graph.op("Mul", high, graph.constant(slope_high)))
     return graph.op("Sub", value, graph.op("Mul", low, graph.constant(slope_low)))
+
+
+
+def _one_class_svm(graph: _Graph, detector, x: str, output: str) -> None:
+    """scikit-learn's One-Class SVM in double, as libsvm computes it: the kernel between
+    the rows and the support vectors, weighted by the dual coefficients, plus the
+    intercept; negated as zeroad's score."""
+    from onnx import TensorProto
+
+    model = detector.model_
+    vectors = np.asarray(model.support_vectors_, dtype=np.float64)
+    gamma = float(model._gamma)
+    dot = graph.op("MatMul", x, graph.constant(vectors.T, np.float64))
+
+    def affine(value: str, scale: float, shift: float) -> str:
+        scaled = graph.op("Mul", value, graph.constant(scale, np.float64))
+        return graph.op("Add", scaled, graph.constant(shift, np.float64))
+
+    if model.kernel == "linear":
+        kernel = dot
+    elif model.kernel == "rbf":  # libsvm's |x|^2 + |v|^2 - 2 x.v
+        squares = graph.op("ReduceSum", graph.op("Mul", x, x), graph.constant([1], np.int64),
+                           keepdims=1)
+        distances = graph.op("Add", squares, graph.constant(
+            (vectors ** 2).sum(axis=1)[None, :], np.float64))
+        distances = graph.op("Sub", distances, graph.op(
+            "Mul", dot, graph.constant(2.0, np.float64)))
+        kernel = graph.op("Exp", graph.op("Mul", distances, graph.constant(-gamma, np.float64)))
+    elif model.kernel == "poly":
+        kernel = graph.op("Pow", affine(dot, gamma, float(model.coef0)),
+                          graph.constant(float(model.degree), np.float64))
+    elif model.kernel == "sigmoid":
+        kernel = graph.op("Tanh", affine(dot, gamma, float(model.coef0)))
+    else:
+        raise ZeroadError(f"a One-Class SVM with kernel={model.kernel!r} does not export")
+    decision = graph.op("Add", graph.op("MatMul", kernel, graph.constant(
+        np.asarray(model.dual_coef_, dtype=np.float64).T, np.float64)),
+        graph.constant(np.asarray(model.intercept_, dtype=np.float64), np.float64))
+    score = graph.op("Cast", graph.op("Neg", decision), to=TensorProto.FLOAT)
+    graph.op("Reshape", score, graph.constant([-1], np.int64), output=output)

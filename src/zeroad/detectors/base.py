@@ -285,13 +285,13 @@ class BaseDetector(BaseEstimator):
     def to_onnx(self, path) -> None:
         """Write the fitted detector to ``path`` as an ONNX model (see :mod:`zeroad.export`).
 
-        Only the neural detectors export; this one refuses with a zeroad error
-        naming those that do.
+        The neural detectors and the One-Class SVM export; this one refuses with a
+        zeroad error naming those that do.
         """
         from zeroad.export import exportable
 
         raise ZeroadError(f"{type(self).__name__} does not export to ONNX; the detectors "
-                          f"that do: {', '.join(exportable())} (the neural ones)")
+                          f"that do: {', '.join(exportable())}")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
