@@ -137,6 +137,31 @@ def cmd_score(args) -> None:
         print(f"AUC against the labels: {summary.auc:.4f}")
 
 
+def cmd_export(args) -> None:
+    from zeroad.detectors.persistence import load_detector
+    from zeroad.export import INPUT_NAME, OUTPUT_NAME
+    from zeroad.io_safety import check_output, output_lock
+
+    with output_lock(args.out):
+        out = check_output(args.out, [args.model], overwrite=args.overwrite)
+        detector = load_detector(args.model)
+        detector.to_onnx(out)
+    print(f"{type(detector).__name__} exported to {out}: input {INPUT_NAME!r} float32 "
+          f"[N, {detector.n_features_in_}], output {OUTPUT_NAME!r} [N]; threshold "
+          f"{detector.threshold_:.6g} and feature names in its metadata")
+
+
+def _add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="write a saved neural or One-Class SVM model as an "
+                                      "ONNX file (scaler, model and score in one graph)")
+    p.add_argument("model", help="model file written by zeroad fit")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="output format")
+    p.add_argument("--out", required=True, help="file to write (an existing file only with "
+                                                "--overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=cmd_export)
+
+
 def _score_directory_on_ray(args):
     """``zeroad score DIR --backend ray``: one Ray task per input file."""
     from zeroad.scoring_ray import score_directory_on_ray
@@ -385,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(p)
     backend_options(p)  # --backend ray: a directory, one Ray task per file
     p.set_defaults(func=cmd_score)
+    _add_export_parser(sub)
 
     def run_options(p, seeds, jobs):
         p.add_argument("--seeds", type=int, nargs="+", default=seeds)

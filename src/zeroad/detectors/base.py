@@ -25,7 +25,7 @@ from zeroad.detectors.thresholds import (
     rows_needed,
 )
 from zeroad.detectors.validation import check_params, check_X, feature_names_of
-from zeroad.errors import DegenerateModelError, InputError, NotFittedError
+from zeroad.errors import DegenerateModelError, InputError, NotFittedError, ZeroadError
 
 DEFAULT_CONTAMINATION = 0.1
 MIN_TRAINING_ROWS = 2
@@ -281,6 +281,17 @@ class BaseDetector(BaseEstimator):
         from zeroad.detectors.persistence import save_detector
 
         save_detector(self, path)
+
+    def to_onnx(self, path) -> None:
+        """Write the fitted detector to ``path`` as an ONNX model (see :mod:`zeroad.export`).
+
+        The neural detectors and the One-Class SVM export; this one refuses with a
+        zeroad error naming those that do.
+        """
+        from zeroad.export import exportable
+
+        raise ZeroadError(f"{type(self).__name__} does not export to ONNX; the detectors "
+                          f"that do: {', '.join(exportable())}")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

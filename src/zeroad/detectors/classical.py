@@ -187,6 +187,13 @@ class OneClassSVM(BaseDetector):
     def _score(self, Xs):
         return -self.model_.decision_function(Xs)
 
+    def to_onnx(self, path) -> None:
+        """Write the fitted detector to ``path`` as an ONNX model: the scaler and the SVM's
+        kernel expansion in double (see :mod:`zeroad.export`); ``pip install 'zeroad[onnx]'``."""
+        from zeroad.export import save_onnx
+
+        save_onnx(self, path)
+
 
 class PCA(BaseDetector):
     """Squared reconstruction error after projecting on the leading principal components.

@@ -178,6 +178,16 @@ class NeuralDetector(BaseDetector):
                 out[start:start + rows.shape[0]] = scores.numpy()
         return self._finite(out)
 
+    def to_onnx(self, path) -> None:
+        """Write the fitted detector to ``path`` as an ONNX model: input ``features``
+        (float32, [N, n_features], training column order), output ``score`` (float32,
+        [N], as :meth:`decision_function`), the scaler folded in; threshold, feature
+        names and parameters in its metadata. See :mod:`zeroad.export`; needs the
+        ``onnx`` package (``pip install 'zeroad[onnx]'``)."""
+        from zeroad.export import save_onnx
+
+        save_onnx(self, path)
+
     # -- persistence: weights as arrays, never pickled modules ------------------------------
     def _persistent_state(self) -> dict:
         state = {k: v for k, v in vars(self).items()
