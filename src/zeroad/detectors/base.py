@@ -143,9 +143,6 @@ class BaseDetector(BaseEstimator):
         if X.shape[0] < MIN_TRAINING_ROWS:
             raise InputError(f"training data has {X.shape[0]} sample (row); at least "
                              f"{MIN_TRAINING_ROWS} are needed")
-        if not 0 <= self.calibration_fraction <= 0.9:
-            raise InputError(
-                f"calibration_fraction must be in [0, 0.9], got {self.calibration_fraction}")
         self.feature_names_in_ = names
         self.n_features_in_ = X.shape[1]
         rng = np.random.default_rng(self._seed)
