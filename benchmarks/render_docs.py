@@ -17,9 +17,7 @@ every page passes, 1 when one fails, 2 when the check could not run.
 from __future__ import annotations
 
 import argparse
-import base64
 import functools
-import json
 import shutil
 import subprocess
 import sys
@@ -30,11 +28,12 @@ from pathlib import Path
 
 from render_report import (
     CANNOT_RUN,
-    INSPECT_PAGE,
     CannotRun,
     DevTools,
+    browser_problems,
     find_chromium,
     launch,
+    open_page,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,52 +53,17 @@ def build_site(target: Path) -> None:
 
 def page_problems(devtools: DevTools, url: str, origin: str, timeout: float,
                   screenshot: Path | None) -> tuple[list[str], dict]:
-    target = devtools.call("Target.createTarget", {"url": "about:blank"}, timeout=timeout)
-    session = devtools.call("Target.attachToTarget",
-                            {"targetId": target["targetId"], "flatten": True})["sessionId"]
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        devtools.call(f"{domain}.enable", session=session)
-    devtools.call("Emulation.setDeviceMetricsOverride", {
-        "width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-        session=session)
     first_event = len(devtools.events)
-    navigation = devtools.call("Page.navigate", {"url": url}, session=session)
-    if navigation.get("errorText"):
-        return [f"navigation failed: {navigation['errorText']}"], {}
-    devtools.wait_for("Page.loadEventFired", session, timeout)
-    page = json.loads(devtools.call("Runtime.evaluate", {
-        "expression": INSPECT_PAGE, "returnByValue": True}, session=session)
-        ["result"]["value"])
-    if screenshot is not None:
-        size = devtools.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
-        shot = devtools.call("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
-                     "scale": 1}}, session=session, timeout=timeout)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
+    target, session, page = open_page(devtools, url, timeout, screenshot)
+    if page is None:
+        return [f"navigation to {url} failed"], {}
     # Late console messages still arrive before this answer, so they are in the events.
     devtools.call("Runtime.evaluate", {"expression": "1"}, session=session)
-    devtools.call("Target.closeTarget", {"targetId": target["targetId"]})
-    problems = []
-    for event in devtools.events[first_event:]:
-        if event.get("sessionId") not in (None, session):
-            continue
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            text = " ".join(str(a.get("value", a.get("description", "")))
-                            for a in params.get("args", []))
-            problems.append(f"console {params['type']}: {text}")
-        elif method == "Runtime.exceptionThrown":
-            details = params.get("exceptionDetails", {})
-            problems.append("uncaught exception: " + details.get("exception", {}).get(
-                "description", details.get("text", "")))
-        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-            problems.append(f"browser log error: {params['entry'].get('text')} "
-                            f"({params['entry'].get('url', '')})")
-        elif method == "Network.requestWillBeSent":
-            requested = params["request"]["url"]
-            if not (requested.startswith(origin) or requested.startswith("data:")):
-                problems.append(f"request to another origin: {requested}")
+    devtools.call("Target.closeTarget", {"targetId": target})
+    events = [e for e in devtools.events[first_event:]
+              if e.get("sessionId") in (None, session)]
+    problems = browser_problems(events, lambda requested: requested.startswith(origin),
+                                "to another origin")
     for number, image in enumerate(page["images"], start=1):
         if not (image["complete"] and image["width"] > 0 and image["height"] > 0):
             problems.append(f"image {number} ({image['alt']!r}) did not load")

@@ -176,10 +176,14 @@ def inspect(report: Path, chromium: str, timeout: float,
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _inspect(devtools: DevTools, report: Path, timeout: float,
-             screenshot: Path | None) -> tuple[list[str], list[str]]:
-    version = devtools.call("Browser.getVersion", timeout=timeout)["product"]
-    target = devtools.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+def open_page(devtools: DevTools, url: str, timeout: float,
+              screenshot: Path | None) -> tuple[str, str, dict | None]:
+    """Open ``url`` in a new 1200 x 900 tab with the Page, Runtime, Log and Network
+    events on, wait for it to load and inspect it (``INSPECT_PAGE``); save a full-page
+    PNG to ``screenshot`` if given. Returns (target id, session id, the page's facts),
+    the facts None with the error text in their place when navigation failed."""
+    target = devtools.call("Target.createTarget", {"url": "about:blank"},
+                           timeout=timeout)["targetId"]
     session = devtools.call("Target.attachToTarget",
                             {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Runtime", "Log", "Network"):
@@ -187,10 +191,9 @@ def _inspect(devtools: DevTools, report: Path, timeout: float,
     devtools.call("Emulation.setDeviceMetricsOverride", {
         "width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False},
         session=session)
-    url = report.resolve().as_uri()
     navigation = devtools.call("Page.navigate", {"url": url}, session=session)
     if navigation.get("errorText"):
-        return [f"navigation failed: {navigation['errorText']}"], []
+        return target, session, None
     devtools.wait_for("Page.loadEventFired", session, timeout)
     page = json.loads(devtools.call("Runtime.evaluate", {
         "expression": INSPECT_PAGE, "returnByValue": True}, session=session)
@@ -202,6 +205,16 @@ def _inspect(devtools: DevTools, report: Path, timeout: float,
             "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
                      "scale": 1}}, session=session, timeout=timeout)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
+    return target, session, page
+
+
+def _inspect(devtools: DevTools, report: Path, timeout: float,
+             screenshot: Path | None) -> tuple[list[str], list[str]]:
+    version = devtools.call("Browser.getVersion", timeout=timeout)["product"]
+    url = report.resolve().as_uri()
+    _, session, page = open_page(devtools, url, timeout, screenshot)
+    if page is None:
+        return [f"navigation to {url} failed"], []
     # Late console messages still arrive before this answer, so they are in the events.
     devtools.call("Runtime.evaluate", {"expression": "1"}, session=session)
     try:
@@ -213,7 +226,10 @@ def _inspect(devtools: DevTools, report: Path, timeout: float,
         f"title {page['title']!r}"]
 
 
-def _problems(events: list[dict], page: dict, url: str) -> list[str]:
+def browser_problems(events: list[dict], allowed, outside: str) -> list[str]:
+    """What went wrong in the browser's DevTools ``events``: console errors, uncaught
+    exceptions, error log entries, and requests for URLs that ``allowed(url)`` refuses
+    (reported as "request <outside>: URL")."""
     problems = []
     for event in events:
         method, params = event.get("method"), event.get("params", {})
@@ -230,8 +246,13 @@ def _problems(events: list[dict], page: dict, url: str) -> list[str]:
                             f"({params['entry'].get('url', '')})")
         elif method == "Network.requestWillBeSent":
             requested = params["request"]["url"]
-            if requested != url and not requested.startswith("data:"):
-                problems.append(f"request outside the file: {requested}")
+            if not (allowed(requested) or requested.startswith("data:")):
+                problems.append(f"request {outside}: {requested}")
+    return problems
+
+
+def _problems(events: list[dict], page: dict, url: str) -> list[str]:
+    problems = browser_problems(events, lambda requested: requested == url, "outside the file")
     for number, image in enumerate(page["images"], start=1):
         if not (image["complete"] and image["width"] > 0 and image["height"] > 0):
             problems.append(f"image {number} ({image['alt']!r}, {image['source']}...) did not "
