@@ -47,7 +47,7 @@ def cmd_detectors(args) -> None:
 
 def cmd_fit(args) -> None:
     from zeroad.data.datasets import input_files, load
-    from zeroad.io_safety import atomic_output, check_output, output_lock
+    from zeroad.io_safety import check_output, output_lock
     from zeroad.registry import make_detector
 
     params = _parse_params(args.param)
@@ -61,8 +61,7 @@ def cmd_fit(args) -> None:
             print(f"fitting on the {X.shape[0]} rows labelled normal of {data.X.shape[0]}")
         detector = make_detector(args.detector, **params)
         detector.fit(_named(X, data.feature_names))
-        with atomic_output(out) as temporary:
-            detector.save(temporary)
+        detector.save(out)  # itself atomic: a unique temporary file, then a rename
     print(f"{args.detector} fitted on {X.shape[0]} rows x {X.shape[1]} features; "
           f"threshold {detector.threshold_:.6g}; saved to {args.out}")
     selection = getattr(detector, "selection_", None)

@@ -114,16 +114,13 @@ class BaseDetector(BaseEstimator):
         return self.fpr is not None or self.contamination is not None
 
     def _flag_rate(self) -> float:
+        """The rate ``fpr`` or ``contamination`` sets (their ranges are checked by
+        :func:`check_params`, which runs first)."""
         if self.contamination is not None and self.fpr is not None:
             raise InputError("give contamination or fpr, not both: they set the same threshold")
         if self.fpr is not None:
-            if not 0 < self.fpr < 1:
-                raise InputError(f"fpr must be in (0, 1), got {self.fpr}")
             return float(self.fpr)
-        rate = DEFAULT_CONTAMINATION if self.contamination is None else self.contamination
-        if not 0 < rate <= 0.5:
-            raise InputError(f"contamination must be in (0, 0.5], got {rate}")
-        return float(rate)
+        return float(DEFAULT_CONTAMINATION if self.contamination is None else self.contamination)
 
     # Neural detectors can follow a labelled validation set during training.
     _tracks_validation = False

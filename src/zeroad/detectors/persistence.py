@@ -49,7 +49,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -57,6 +56,7 @@ import numpy as np
 
 from zeroad._version import __version__
 from zeroad.errors import InputError, ModelFileError, ZeroadError
+from zeroad.io_safety import atomic_output
 
 FORMAT = "zeroad-model"
 # 2: meta.json carries a checksum, objects.skops is checked node by node.
@@ -233,23 +233,13 @@ def _canonical_skops(raw: bytes) -> bytes:
 
 
 def _write_atomically(path: Path, members: dict[str, bytes]) -> None:
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(f"cannot save the model to {path}: folder {folder} does not exist")
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates the file for its owner only; give it the usual permissions.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(handle, 0o666 & ~mask)
-        with os.fdopen(handle, "wb") as out:
-            out.write(_zip_bytes(members))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not path.parent.is_dir():
+        raise InputError(f"cannot save the model to {path}: folder {path.parent} does not exist")
+    # The file handle closes before atomic_output renames the temporary file into place.
+    with atomic_output(path) as temporary, open(temporary, "wb") as out:
+        out.write(_zip_bytes(members))
+        out.flush()
+        os.fsync(out.fileno())
 
 
 # -- reading -------------------------------------------------------------------------------
