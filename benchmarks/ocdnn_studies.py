@@ -32,7 +32,7 @@ from zeroad.data.datasets import expand
 from zeroad.detectors.neural.activations import ACTIVATIONS
 from zeroad.evaluation.backends.local import LocalBackend, load_split
 from zeroad.evaluation.runner import run_benchmark
-from zeroad.evaluation.store import ResultsStore
+from zeroad.evaluation.store import ResultsStore, row_key
 from zeroad.evaluation.tasks import Task, canonical_params
 
 MAX_TRAIN, MAX_TEST, SEED = 2000, 5000, 0
@@ -111,8 +111,7 @@ def summarise(out: Path, studies: dict[str, list[Task]], curves: ResultsStore) -
              f"One-class protocol v1 capped at {MAX_TRAIN} training / {MAX_TEST} test rows, "
              f"seed {SEED}; AUC on the test split; rank 1 = best on a dataset.\n"]
     for study, tasks in studies.items():
-        rows_by_key = {(r["dataset"], r["seed"], r["detector"], r["params"]): r
-                       for r in ResultsStore(out / study).rows()}
+        rows_by_key = {row_key(r): r for r in ResultsStore(out / study).rows()}
         rows = [rows_by_key[t.key] for t in tasks if t.key in rows_by_key]
         if not rows:
             continue

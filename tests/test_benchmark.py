@@ -16,7 +16,7 @@ from zeroad.errors import InputError, ZeroadError
 from zeroad.evaluation.backends import local
 from zeroad.evaluation.backends.local import LocalBackend
 from zeroad.evaluation.runner import run_benchmark, summarize
-from zeroad.evaluation.store import ResultsStore
+from zeroad.evaluation.store import ResultsStore, row_key
 from zeroad.evaluation.tasks import Task, make_tasks
 from zeroad.provenance import code_digest
 
@@ -26,7 +26,7 @@ FIELDS = {"dataset", "seed", "detector", "params", "auc", "ap", "fit_seconds", "
 
 
 def _keys(rows):
-    return [(r["dataset"], r["seed"], r["detector"], r["params"]) for r in rows]
+    return [row_key(r) for r in rows]
 
 
 def test_one_row_per_task_with_the_promised_fields(tmp_path):

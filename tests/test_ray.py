@@ -23,7 +23,7 @@ from zeroad.evaluation.backends import make_backend  # noqa: E402
 from zeroad.evaluation.backends.local import LocalBackend  # noqa: E402
 from zeroad.evaluation.backends.ray import RayBackend  # noqa: E402
 from zeroad.evaluation.runner import run_benchmark  # noqa: E402
-from zeroad.evaluation.store import ResultsStore  # noqa: E402
+from zeroad.evaluation.store import ResultsStore, row_key  # noqa: E402
 from zeroad.evaluation.tasks import Task, make_tasks  # noqa: E402
 
 DATASET = "sklearn:breast_cancer"
@@ -63,7 +63,7 @@ def local_rows(fast_tasks, slow_dataset):
 
 
 def _key(row):
-    return (row["dataset"], row["seed"], row["detector"], row["params"])
+    return row_key(row)
 
 
 def _by_key(rows):

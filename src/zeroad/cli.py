@@ -175,6 +175,16 @@ def _score_directory_on_ray(args):
                                   progress=progress, overwrite=args.overwrite)
 
 
+def _share(text: str) -> float:
+    """A ``--train-contamination`` value; argparse turns the error into one usage line."""
+    from zeroad.data.protocol import check_train_contamination
+
+    try:
+        return check_train_contamination(text)
+    except ZeroadError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _jobs(args) -> int | None:
     """``--jobs``, or when left out: the command's local default; on Ray, the cluster's CPUs."""
     if args.jobs is not None:
@@ -183,11 +193,12 @@ def _jobs(args) -> int | None:
 
 
 def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, data_dir,
-                   retry_errors=False, library_defaults=False, backend="local", address=None):
+                   retry_errors=False, library_defaults=False, backend="local", address=None,
+                   train_contaminations=(0.0,)):
     from zeroad.data.datasets import expand
     from zeroad.evaluation.backends import make_backend
     from zeroad.evaluation.runner import format_summary, run_benchmark, summarize
-    from zeroad.evaluation.store import ResultsStore
+    from zeroad.evaluation.store import ResultsStore, row_key
     from zeroad.evaluation.tasks import make_tasks
     from zeroad.registry import list_detectors
 
@@ -201,11 +212,11 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
         from zeroad.registry import get_spec
 
         configs = {d: [get_spec(d).library_default] for d in detectors}
-    tasks = make_tasks(names, seeds, detectors, configs)
+    tasks = make_tasks(names, seeds, detectors, configs, train_contaminations)
     store = ResultsStore(out)
     rows = run_benchmark(tasks, store, runner, retry_errors=retry_errors)
     wanted = {t.key for t in tasks}
-    rows = [r for r in rows if (r["dataset"], r["seed"], r["detector"], r["params"]) in wanted]
+    rows = [r for r in rows if row_key(r) in wanted]
     table = format_summary(summarize(rows))
     (Path(out) / "summary.md").write_text(table + "\n")
     return rows, table
@@ -217,7 +228,8 @@ def cmd_benchmark(args) -> int:
     failures = RunFailures(args.out)
     rows, table = _run_benchmark(args.datasets, args.detectors, args.seeds, args.out,
                                  _jobs(args), args.task_timeout, args.data_dir, args.retry_errors,
-                                 args.library_defaults, args.backend, args.address)
+                                 args.library_defaults, args.backend, args.address,
+                                 args.train_contamination)
     errors = sum(1 for r in rows if r["error"])
     print(table)
     print(f"\n{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors)")
@@ -423,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "then ../shared/data)")
         backend_options(p)
 
-    p = sub.add_parser("benchmark", help="every dataset x seed x detector, protocol v1; "
-                                         "resumable")
+    p = sub.add_parser("benchmark", help="every dataset x seed x detector, protocol v1 (or v2: "
+                                         "contaminated training); resumable")
     p.add_argument("--datasets", nargs="+", required=True,
                    help="specs, e.g. adbench, adbench:cardio, sklearn:breast_cancer")
     p.add_argument("--detectors", nargs="+", default=None, help="names (default: all)")
@@ -434,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--library-defaults", action="store_true",
                    help="each detector's library-default config (what PyOD / scikit-learn "
                         "users get) instead of zeroad's learned default")
+    p.add_argument("--train-contamination", nargs="+", type=_share, default=[0.0],
+                   metavar="C",
+                   help="protocol v2: share(s) of anomalies mixed into the training rows, "
+                        "e.g. 0.01 0.05 (drawn from the test anomalies, at most half of them); "
+                        "0 is protocol v1 (the default); each share is its own set of rows")
     run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_benchmark)
 

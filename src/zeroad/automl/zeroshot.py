@@ -27,7 +27,7 @@ import numpy as np
 from zeroad.automl.configs import candidate_configs
 from zeroad.automl.portfolio import PerformanceMatrix, build_portfolio
 from zeroad.errors import ZeroadError
-from zeroad.evaluation.store import ResultsStore
+from zeroad.evaluation.store import ResultsStore, row_key
 from zeroad.evaluation.tasks import Task, canonical_params
 
 log = logging.getLogger(__name__)
@@ -369,7 +369,7 @@ def reuse_rows(store: ResultsStore, folders, wanted: set[tuple],
         chosen: dict[tuple, tuple[Any, dict]] = {}
         for folder in folders:
             for row in ResultsStore(folder).rows():
-                key = (row["dataset"], row["seed"], row["detector"], row["params"])
+                key = row_key(row)
                 if key not in wanted or key in have or row["error"] or "max_train" in row:
                     continue
                 if key not in chosen or (ours(row) and not ours(chosen[key][1])):
@@ -393,7 +393,7 @@ def lodo_table(plan: list[tuple[Task, str]], rows: list[dict]):
     """Dataset x role table of AUC averaged over seeds (NaN where a task failed or is missing)."""
     import pandas as pd
 
-    by_key = {(r["dataset"], r["seed"], r["detector"], r["params"]): r for r in rows}
+    by_key = {row_key(r): r for r in rows}
     records = []
     for task, role in plan:
         row = by_key.get(task.key)

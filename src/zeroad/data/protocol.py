@@ -1,4 +1,14 @@
-"""One-class protocol v1: how every published zeroad number splits a labelled dataset."""
+"""How every published zeroad number splits a labelled dataset.
+
+Protocol v1 (one-class, clean training): train on a seeded half of the normal rows,
+test on the other half plus every anomaly (:func:`one_class_split`).
+
+Protocol v2 (contaminated training): protocol v1's split, then a share ``c`` of the
+training rows is made of anomalies taken from v1's test anomalies (drawn with the
+seed, at most half of them); the test rows lose exactly those anomalies and are
+otherwise v1's. Real "normal" data hold a few unlabelled anomalies; v2 measures
+what that costs each detector. ``c = 0`` is protocol v1, row for row.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,7 @@ import numpy as np
 from zeroad.errors import InputError
 
 PROTOCOL = "one-class-v1"
+PROTOCOL_V2 = "one-class-v2"
 MAX_TRAIN = 10_000
 MAX_TEST = 20_000
 
@@ -37,23 +48,42 @@ class Split(tuple):
         return (type(self), (*self, self.test_weights))
 
 
-def split_indices(y, seed: int, max_train: int = MAX_TRAIN,
-                  max_test: int = MAX_TEST) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices of protocol v1's split (see :func:`one_class_split`).
+def protocol_name(train_contamination: float) -> str:
+    """``one-class-v1`` for clean training rows, ``one-class-v2`` for contaminated ones."""
+    return PROTOCOL if train_contamination == 0 else PROTOCOL_V2
+
+
+def check_train_contamination(value) -> float:
+    """``value`` as protocol v2's share of anomalies in the training rows, in [0, 0.5)."""
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0 <= share < 0.5:
+        raise InputError(f"train contamination must be a share in [0, 0.5), got {value!r}")
+    return share
+
+
+def split_indices(y, seed: int, max_train: int = MAX_TRAIN, max_test: int = MAX_TEST,
+                  train_contamination: float = 0.0,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of protocol v1's split, or v2's with ``train_contamination`` > 0.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
         0 = normal, 1 = anomaly.
-    seed, max_train, max_test
+    seed, max_train, max_test, train_contamination
         As in :func:`one_class_split`.
 
     Returns
     -------
-    train : int ndarray, the normal rows to fit on
+    train : int ndarray, the rows to fit on (normal rows, then any contaminating
+        anomalies, in a seeded order under v2)
     test : int ndarray, the rows to score (normal rows first, then anomalies)
     y_test : int64 ndarray, the labels of the ``test`` rows
     """
+    train_contamination = check_train_contamination(train_contamination)
     y = np.asarray(y).astype(np.int64).ravel()
     if not np.isin(y, (0, 1)).all():
         raise InputError("labels must be 0 (normal) or 1 (anomaly)")
@@ -72,15 +102,33 @@ def split_indices(y, seed: int, max_train: int = MAX_TRAIN,
         n_anomalous = int(round(max_test * test_anomalous.size / n_test))
         test_anomalous = rng.choice(test_anomalous, size=n_anomalous, replace=False)
         test_normal = rng.choice(test_normal, size=max_test - n_anomalous, replace=False)
+    if train_contamination > 0:
+        train, test_anomalous = _contaminate(train, test_anomalous, seed, train_contamination)
     test = np.concatenate([test_normal, test_anomalous])
     y_test = np.concatenate([np.zeros(test_normal.size, np.int64),
                              np.ones(test_anomalous.size, np.int64)])
     return train, test, y_test
 
 
+def _contaminate(train: np.ndarray, test_anomalous: np.ndarray, seed: int,
+                 share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Move test anomalies into the training rows until they are ``share`` of them.
+
+    k anomalies join n normal rows with k / (n + k) = share, rounded, and at most
+    half of the test anomalies move (the rest must still be found). A generator of
+    its own keeps v1's draws, and so v1's rows, unchanged.
+    """
+    rng = np.random.default_rng([seed, 2])
+    wanted = int(round(share * train.size / (1 - share)))
+    moved = rng.choice(test_anomalous, size=min(wanted, test_anomalous.size // 2),
+                       replace=False)
+    kept = test_anomalous[~np.isin(test_anomalous, moved)]
+    return rng.permutation(np.concatenate([train, moved])), kept
+
+
 def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int = MAX_TEST,
-                    weights=None) -> Split:
-    """Split labelled data for one-class training (protocol v1).
+                    weights=None, train_contamination: float = 0.0) -> Split:
+    """Split labelled data for one-class training (protocol v1, or v2: contaminated).
 
     With ``rng = numpy.random.default_rng(seed)``: shuffle the normal rows;
     train = the first half of them, subsampled to at most ``max_train`` rows;
@@ -89,6 +137,12 @@ def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int =
     rows are drawn: the split of weighted data is the split of the same data
     unweighted.
 
+    With ``train_contamination = c > 0`` (protocol v2), anomalies drawn from
+    those test anomalies (a generator seeded with ``[seed, 2]``) join the training
+    rows until they make up ``c`` of them, but never more than half of the test
+    anomalies; the test rows lose them and are otherwise those of v1. The
+    training rows may then exceed ``max_train`` by those anomalies.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
@@ -96,6 +150,8 @@ def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int =
     seed : int
     max_train, max_test : int
         Caps on the sizes of the training and test sets.
+    train_contamination : float in [0, 0.5)
+        Share of anomalies in the training rows (0: protocol v1).
     weights : array-like of shape (n_samples,), optional
         Finite, non-negative per-row event weights; the test rows' weights are
         returned as ``split.test_weights``.
@@ -103,8 +159,8 @@ def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int =
     Returns
     -------
     Split
-        Unpacks as ``X_train, X_test, y_test``: the normal training rows (labels
-        are never given to ``fit``), the rows to score and their labels (1 =
+        Unpacks as ``X_train, X_test, y_test``: the training rows (normal under
+        v1; labels are never given to ``fit``), the rows to score and their labels (1 =
         anomaly); ``test_weights`` holds the test rows' weights or None.
     """
     # Imported here: datasets pulls in the detector package, and protocol stays light.
@@ -115,7 +171,8 @@ def one_class_split(X, y, seed: int, max_train: int = MAX_TRAIN, max_test: int =
     if X.shape[0] != y.shape[0]:
         raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
     weights = check_weights(weights, X.shape[0], "one_class_split")
-    train, test, y_test = split_indices(y, seed, max_train=max_train, max_test=max_test)
+    train, test, y_test = split_indices(y, seed, max_train=max_train, max_test=max_test,
+                                        train_contamination=train_contamination)
     return Split(X[train], X[test], y_test,
                  test_weights=None if weights is None else weights[test])
 

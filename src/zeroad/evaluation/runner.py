@@ -195,8 +195,13 @@ class Progress:
 
 
 def _label(row: dict, multi_config: set[str]) -> str:
-    return row["detector"] if row["detector"] not in multi_config else \
+    """A detector's name in summaries: with its config when several ran, and with the
+    training contamination of protocol v2 rows (``knn @c=0.05``)."""
+    label = row["detector"] if row["detector"] not in multi_config else \
         f"{row['detector']} {row['params']}"
+    share = row.get("train_contamination")
+    # In a frame that mixes v1 and v2 rows, v1's missing share reads as NaN.
+    return f"{label} @c={share:g}" if share and share == share else label
 
 
 def summarize(rows: list[dict]):

@@ -112,7 +112,10 @@ class ResultsStore:
 
 
 def row_key(row: dict[str, Any]) -> tuple:
-    return (row["dataset"], row["seed"], row["detector"], row["params"])
+    """A task's identity: dataset, seed, detector, config and the share of anomalies in
+    its training rows (protocol v2; rows without it are protocol v1's, share 0)."""
+    return (row["dataset"], row["seed"], row["detector"], row["params"],
+            float(row.get("train_contamination", 0.0)))
 
 
 def error_kind(row: dict[str, Any]) -> str | None:

@@ -1,9 +1,11 @@
 """What to run: benchmark tasks and the work one task does.
 
-A task is (dataset spec, seed, detector name, configuration). Running it means:
-load the dataset, split it with one-class protocol v1, fit on the normal
-training rows, score the test rows, measure AUC / AP and time. Backends decide
-how tasks are run; :func:`run_task` is what each of them calls.
+A task is (dataset spec, seed, detector name, configuration, training
+contamination). Running it means: load the dataset, split it with one-class
+protocol v1 (or v2 when the training contamination is above 0: see
+:mod:`zeroad.data.protocol`), fit on the training rows, score the test rows,
+measure AUC / AP and time. Backends decide how tasks are run; :func:`run_task`
+is what each of them calls.
 
 A task that raises records the error in its row; ``error_kind`` says whether it is
 the detector's own outcome on the data (a result) or the environment's doing (not
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from zeroad._version import __version__
-from zeroad.data.protocol import PROTOCOL
+from zeroad.data.protocol import protocol_name
 from zeroad.errors import InputError
 from zeroad.evaluation.store import DETECTOR_ERROR, ENVIRONMENT_ERROR
 
@@ -40,25 +42,34 @@ class Task:
     seed: int
     detector: str
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    train_contamination: float = 0.0
 
     @property
-    def key(self) -> tuple[str, int, str, str]:
-        """Identity of the task in a results store."""
-        return (self.dataset, self.seed, self.detector, canonical_params(self.params))
+    def key(self) -> tuple[str, int, str, str, float]:
+        """Identity of the task in a results store (as
+        :func:`~zeroad.evaluation.store.row_key` of its row)."""
+        return (self.dataset, self.seed, self.detector, canonical_params(self.params),
+                self.train_contamination)
 
 
 def make_tasks(datasets: list[str], seeds: list[int], detectors: list[str],
-               configs: dict[str, list[dict[str, Any]]] | None = None) -> list[Task]:
-    """Every (dataset, seed, detector, config); by default each detector's default config."""
+               configs: dict[str, list[dict[str, Any]]] | None = None,
+               train_contaminations: tuple[float, ...] = (0.0,)) -> list[Task]:
+    """Every (dataset, seed, detector, config, training contamination); by default each
+    detector's default config on clean training rows (protocol v1)."""
+    from zeroad.data.protocol import check_train_contamination
     from zeroad.registry import get_spec
 
+    shares = [check_train_contamination(c) for c in train_contaminations]
     tasks = []
     for dataset in datasets:
-        for seed in seeds:
-            for detector in detectors:
-                detector_configs = (configs or {}).get(detector) or [get_spec(detector).default]
-                for params in detector_configs:
-                    tasks.append(Task(dataset, int(seed), detector, dict(params)))
+        for share in shares:
+            for seed in seeds:
+                for detector in detectors:
+                    detector_configs = (configs or {}).get(detector) \
+                        or [get_spec(detector).default]
+                    for params in detector_configs:
+                        tasks.append(Task(dataset, int(seed), detector, dict(params), share))
     return tasks
 
 
@@ -195,8 +206,10 @@ def base_row(task: Task, split) -> dict[str, Any]:
         "params": canonical_params(task.params), "auc": None, "ap": None,
         "fit_seconds": None, "score_seconds": None, "n_train": None, "n_test": None,
         "n_features": None, "anomaly_fraction": None, "error": None, "error_kind": None,
-        "protocol": PROTOCOL, "zeroad_version": __version__,
+        "protocol": protocol_name(task.train_contamination), "zeroad_version": __version__,
     }
+    if task.train_contamination:
+        row["train_contamination"] = task.train_contamination
     if split is not None:
         X_train, X_test, y_test = split
         row.update(n_train=int(X_train.shape[0]), n_test=int(X_test.shape[0]),

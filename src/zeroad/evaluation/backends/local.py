@@ -25,13 +25,13 @@ from zeroad.provenance import code_digest
 
 
 def load_split(dataset: str, seed: int, data_dir=None, max_train: int = MAX_TRAIN,
-               max_test: int = MAX_TEST):
+               max_test: int = MAX_TEST, train_contamination: float = 0.0):
     data = datasets.load(dataset, data_dir=data_dir)
     if data.y is None:
         raise ValueError(f"{dataset} has no labels; a benchmark needs 0/1 labels")
     # The test rows' event weights ride along on the split for the weighted metrics.
     return one_class_split(data.X, data.y, seed, max_train=max_train, max_test=max_test,
-                           weights=data.weights)
+                           weights=data.weights, train_contamination=train_contamination)
 
 
 def _child(task: Task, split, conn, threads: int, criteria: bool) -> None:
@@ -110,7 +110,8 @@ class LocalBackend:
 
 
 class SplitCache:
-    """Each (dataset, seed) split made once and dropped after the last task that needs it.
+    """Each (dataset, seed, training contamination) split made once and dropped after the
+    last task that needs it.
 
     ``prepare`` turns a loaded split into what a backend hands its tasks: the split
     itself, or (Ray) a reference to one copy in the cluster's object store.
@@ -118,8 +119,8 @@ class SplitCache:
 
     def __init__(self, tasks: list[Task], data_dir=None, max_train: int = MAX_TRAIN,
                  max_test: int = MAX_TEST, prepare: Callable[[Any], Any] | None = None):
-        self._left = Counter((t.dataset, t.seed) for t in tasks)
-        self._ready: dict[tuple[str, int], Any] = {}
+        self._left = Counter(_group(t) for t in tasks)
+        self._ready: dict[tuple[str, int, float], Any] = {}
         self.data_dir, self.max_train, self.max_test = data_dir, max_train, max_test
         self._prepare = prepare
 
@@ -129,11 +130,11 @@ class SplitCache:
         ``(None, row)`` when its dataset cannot be loaded: the task is finished for this
         run, and ``row`` records why (an environment error: no result).
         """
-        group = (task.dataset, task.seed)
+        group = _group(task)
         if group not in self._ready:
             try:
                 split = load_split(task.dataset, task.seed, self.data_dir, self.max_train,
-                                   self.max_test)
+                                   self.max_test, task.train_contamination)
                 self._ready[group] = split if self._prepare is None else self._prepare(split)
             except Exception as exc:
                 self._ready[group] = exc
@@ -150,7 +151,7 @@ class SplitCache:
         Every row records the code that made it (:func:`zeroad.provenance.code_digest`,
         computed here, in the driver, once).
         """
-        group = (task.dataset, task.seed)
+        group = _group(task)
         self._left[group] -= 1
         if self._left[group] == 0:
             self._ready.pop(group, None)
@@ -158,6 +159,11 @@ class SplitCache:
             row.update(max_train=self.max_train, max_test=self.max_test)
         row["code_digest"] = code_digest()
         return row
+
+
+def _group(task: Task) -> tuple[str, int, float]:
+    """The tasks that share one split."""
+    return (task.dataset, task.seed, task.train_contamination)
 
 
 def _death_message(exitcode: int | None) -> str:
