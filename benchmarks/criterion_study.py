@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-MATRIX = "benchmarks/results/zeroshot_matrix_full"
+MATRIX = "benchmarks/results/adbench_matrix"
 TIMED = ("adbench:wilt", "adbench:celeba", "adbench:campaign")
 ROUNDS = 2
 

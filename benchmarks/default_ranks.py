@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MATRIX = ROOT / "benchmarks" / "results" / "zeroshot_matrix_full"
+MATRIX = ROOT / "benchmarks" / "results" / "adbench_matrix"
 
 
 def rank_table(results, portfolio: dict) -> list[str]:

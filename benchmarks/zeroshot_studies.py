@@ -76,7 +76,7 @@ from pathlib import Path
 
 import numpy as np
 
-MATRIX = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "zeroshot_matrix_full"
+MATRIX = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "adbench_matrix"
 STEPS = 6
 MIN_GAIN = 1e-4
 SELECTION_VARIANTS = (("all", "zscore"), ("all", "mean_rank"), ("per_detector", "zscore"))
