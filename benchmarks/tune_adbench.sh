@@ -9,7 +9,7 @@ set -euo pipefail
 detector=$1 seconds=$2 out=$3
 python=${PYTHON:-python}
 zeroad=${ZEROAD:-zeroad}
-datasets=$("$python" -c "from zeroad.data.datasets import expand; print(*expand('adbench'))")
+datasets=$("$python" -c "from zeroad.datasets import expand; print(*expand('adbench'))")
 for dataset in $datasets; do
   echo "$(date +%T) $detector $dataset" >&2
   "$zeroad" tune --dataset "$dataset" --detector "$detector" --time-budget "$seconds" \

@@ -8,7 +8,9 @@ from zeroad.errors import InputError
 
 PROTOCOL = "one-class-v1"
 MAX_TRAIN = 10_000
+"""Protocol v1 fits on at most this many normal rows (a seeded draw)."""
 MAX_TEST = 20_000
+"""Protocol v1 scores at most this many test rows (a seeded draw)."""
 
 
 class Split(tuple):
