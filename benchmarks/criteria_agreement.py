@@ -5,6 +5,8 @@ normalised AUC of the config the criterion would pick. A study: the portfolio bu
 uses the criteria only to choose among its top-ranked candidates.
 
     python benchmarks/criteria_agreement.py --results benchmarks/results/adbench_matrix
+
+prints the table and writes it to ``RESULTS/criteria.md``.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=MATRIX, help="a matrix folder")
     args = parser.parse_args(argv)
-    print(criteria_agreement(args.results))
+    text = criteria_agreement(args.results)
+    (args.results / "criteria.md").write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":
