@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from studylib import built_matrix
 
-MATRIX = "benchmarks/results/zeroshot_matrix_full"
+MATRIX = "benchmarks/results/adbench_matrix"
 TIMED = ("adbench:wilt", "adbench:celeba", "adbench:campaign")
 ROUNDS = 2
 
@@ -40,7 +41,6 @@ def criterion_rule(portfolio: dict) -> tuple[str, int]:
 
 def margin_table(results: str, portfolio: dict) -> list[str]:
     from zeroad.automl.portfolio import criterion_pick
-    from zeroad.automl.zeroshot import built_matrix
 
     matrix = built_matrix(results, portfolio)
     ratios = matrix.ratios()

@@ -12,14 +12,14 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from studylib import built_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
-MATRIX = ROOT / "benchmarks" / "results" / "zeroshot_matrix_full"
+MATRIX = ROOT / "benchmarks" / "results" / "adbench_matrix"
 
 
 def rank_table(results, portfolio: dict) -> list[str]:
     from zeroad.automl.configs import candidate_configs
-    from zeroad.automl.zeroshot import built_matrix
     from zeroad.evaluation.tasks import canonical_params
 
     matrix = built_matrix(results, portfolio)

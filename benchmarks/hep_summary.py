@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zeroad.data import datasets
+from zeroad import datasets
 from zeroad.data.protocol import MAX_TEST, MAX_TRAIN, split_indices
 from zeroad.evaluation.metrics import roc_auc
 from zeroad.evaluation.physics import signal_efficiency_at

@@ -21,7 +21,7 @@ import platform
 import sys
 from pathlib import Path
 
-from zeroad import plots
+from zeroad import list_detectors, plots
 from zeroad.data.toy import DEFAULT_MASS
 from zeroad.evaluation.mass_scan import (
     MASSES,
@@ -30,7 +30,6 @@ from zeroad.evaluation.mass_scan import (
     run_mass_scan,
     scan_tables,
 )
-from zeroad.registry import list_detectors
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zeroad.data.datasets import expand
+from zeroad.datasets import expand
 from zeroad.detectors.neural.activations import ACTIVATIONS
 from zeroad.evaluation.backends.local import LocalBackend, load_split
 from zeroad.evaluation.runner import run_benchmark

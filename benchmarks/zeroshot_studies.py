@@ -76,7 +76,7 @@ from pathlib import Path
 
 import numpy as np
 
-MATRIX = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "zeroshot_matrix_full"
+MATRIX = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "adbench_matrix"
 STEPS = 6
 MIN_GAIN = 1e-4
 SELECTION_VARIANTS = (("all", "zscore"), ("all", "mean_rank"), ("per_detector", "zscore"))
@@ -109,10 +109,10 @@ def _selection_data(method: str):
         return _SCORES[method]
     from zeroad.automl.combine import combine_scores
     from zeroad.automl.member_scores import SCORES_DIR, config_key, read_scores
-    from zeroad.automl.zeroshot import _tuned_on
 
-    candidates = json.loads((MATRIX / "candidates.json").read_text())
-    tuned = {config_key(c["detector"], c["params"]) for c in candidates if _tuned_on(c)}
+    matrix, _ = _matrix()
+    tuned = {config_key(*config) for config, found in zip(matrix.configs, matrix.tuned_on,
+                                                          strict=True) if found}
     stored = {path.stem: read_scores(path) for path in sorted((MATRIX / SCORES_DIR).glob("*.npz"))}
     keys = sorted(set.intersection(*(set(s["keys"]) for s in stored.values())) - tuned)
     data = {}
@@ -303,23 +303,29 @@ def multi_k_dataset(dataset: str) -> dict:
 def _neighbour_pick(ratios: np.ndarray, meta: np.ndarray, train: list[int], query: int,
                     rule: tuple[int, int]) -> int:
     """The row (of ``ratios``) the rule picks for dataset ``query`` from ``train``."""
-    from zeroad.automl.portfolio import _rank_members, _standardise, greedy_portfolio
+    from zeroad.automl.portfolio import greedy_portfolio, rank_members, standardise
 
     n_neighbours, size = rule
     sub = ratios[:, train]
     members = greedy_portfolio(sub, size) if n_neighbours else list(range(sub.shape[0]))
-    mean, std = _standardise(meta[train])
-    order, _, _ = _rank_members(sub[members], (meta[train] - mean) / std,
+    mean, std = standardise(meta[train])
+    order, _, _ = rank_members(sub[members], (meta[train] - mean) / std,
                                 (meta[query] - mean) / std, n_neighbours)
     return members[int(order[0])]
 
 
 @functools.cache
-def _untuned_matrix():
-    """The matrix's untuned configs and its meta-features, read once per process."""
+def _matrix():
+    """The matrix and its meta-features, read once per process."""
     from zeroad.automl.zeroshot import load_matrix
 
     matrix, meta_of, _ = load_matrix(MATRIX)
+    return matrix, meta_of
+
+
+def _untuned_matrix():
+    """The matrix's untuned configs and its meta-features."""
+    matrix, meta_of = _matrix()
     return matrix.untuned(), meta_of
 
 
@@ -357,13 +363,13 @@ def meta_regressor_dataset(dataset: str) -> dict:
     from sklearn.linear_model import Ridge
 
     from zeroad.automl.metafeatures import NAMES
-    from zeroad.automl.portfolio import _standardise
+    from zeroad.automl.portfolio import standardise
 
     matrix, meta_of = _untuned_matrix()
     train = [d for d in matrix.datasets if d != dataset]
     ratios = matrix.subset(train).ratios()  # normalised among the training datasets only
     meta = np.array([[meta_of[d][name] for name in NAMES] for d in train])
-    mean, std = _standardise(meta)
+    mean, std = standardise(meta)
     meta_z = (meta - mean) / std
     query = (np.array([meta_of[dataset][name] for name in NAMES]) - mean) / std
     mean_ratio = ratios.mean(axis=1)

@@ -3,6 +3,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,8 +19,13 @@ torch.set_num_threads(1)
 
 
 def load_benchmark_script(name: str):
-    """The module of ``benchmarks/NAME.py`` (the benchmark scripts are not a package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    """The module of ``benchmarks/NAME.py`` (the benchmark scripts are not a package),
+    with ``benchmarks/`` on ``sys.path`` as when the script is run, for its shared
+    ``studylib``."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    path = folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

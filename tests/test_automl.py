@@ -13,9 +13,12 @@ from zeroad.automl.metafeatures import NAMES, meta_features
 from zeroad.automl.portfolio import (
     PerformanceMatrix,
     build_portfolio,
+    criterion_pick,
     greedy_portfolio,
+    rank_members,
     select,
     select_for_detector,
+    standardise,
 )
 from zeroad.data.protocol import one_class_split, tuning_split
 from zeroad.errors import InputError, ZeroadError
@@ -88,6 +91,31 @@ def _toy_matrix():
     for d in ("c", "d"):
         meta[d]["log10_features"] = 2.0
     return PerformanceMatrix(configs, datasets, auc), meta
+
+
+def test_members_are_ranked_on_the_nearest_datasets_in_standardised_meta_features():
+    meta = np.array([[0.0, 5.0], [10.0, 5.0], [11.0, 5.0]])
+    mean, std = standardise(meta)
+    assert mean.tolist() == [7.0, 5.0] and std[1] == 1.0  # a constant column keeps scale 1
+    meta_z, query_z = (meta - mean) / std, (np.array([0.5, 5.0]) - mean) / std
+    ratios = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])  # member 0 wins on dataset 0 only
+    order, expected, neighbours = rank_members(ratios, meta_z, query_z, 1)
+    assert neighbours.tolist() == [0] and order.tolist() == [0, 1]
+    assert expected.tolist() == [1.0, 0.0]
+    for everyone in (0, 3, 8):  # 0, or as many as there are: every dataset
+        order, expected, neighbours = rank_members(ratios, meta_z, query_z, everyone)
+        assert neighbours.tolist() == [0, 1, 2] and order.tolist() == [1, 0]
+    order, _, _ = rank_members(np.array([[0.5], [0.5]]), meta_z[:1], query_z, 0)
+    assert order.tolist() == [0, 1]  # a tie keeps the members' order
+
+
+def test_a_criterion_picks_among_the_top_k_and_never_a_nan():
+    ranking = np.array([2, 0, 1])  # row 2 ranks first on the training datasets
+    criterion = np.array([0.8, 0.99, 0.7])
+    assert [criterion_pick(ranking, criterion, k) for k in (1, 2, 3)] == [2, 0, 1]
+    assert criterion_pick(ranking, np.array([0.8, 0.99, np.nan]), 2) == 0
+    assert criterion_pick(ranking, np.full(3, np.nan), 3) == 2  # none measured: the first
+    assert criterion_pick(ranking, np.array([0.9, 0.5, 0.9]), 3) == 2  # a tie: the better-ranked
 
 
 def test_portfolio_learns_defaults_and_chooses_by_neighbours():
@@ -516,30 +544,6 @@ def test_builds_use_tuned_configs_only_when_asked(tmp_path):
     assert tuned["defaults"] == {"b": {"t": 1}} and tuned["tuned_configs"]["b"]["kept"]
     # Held out, D1's own search is gone, and nothing else found that config.
     assert build_from_results(folder, exclude=["D1"], with_tuned=True)["defaults"] == {"b": {}}
-
-
-def test_built_matrix_is_the_matrix_the_build_saw(tmp_path):
-    from zeroad.automl.zeroshot import MatrixFolder, build_from_results, built_matrix
-
-    configs = [("b", {}), ("b", {"t": 1}), ("b", {"t": 2})]
-    matrix = PerformanceMatrix(configs, ["D1", "D2", "D3"],
-                               [[0.5] * 3, [0.9] * 3, [0.4, 0.6, 0.8]],
-                               tuned_on=[set(), {"D1"}, set()])
-    meta = {d: dict.fromkeys(NAMES, float(i)) for i, d in enumerate(matrix.datasets)}
-    folder = MatrixFolder(tmp_path, matrix, meta, [], [0], None)
-    plain = built_matrix(folder, build_from_results(folder))
-    assert plain.configs == [configs[0], configs[2]] and plain.datasets == ["D1", "D2", "D3"]
-    held = built_matrix(folder, build_from_results(folder, exclude=["D3"]))
-    assert held.datasets == ["D1", "D2"]
-    tuned = built_matrix(folder, build_from_results(folder, with_tuned=True))
-    assert tuned.configs == configs  # its tuned config was kept
-    # A folder that has gained configs since the build is refused.
-    grown = MatrixFolder(tmp_path, PerformanceMatrix(configs + [("b", {"t": 3})],
-                                                     matrix.datasets,
-                                                     np.r_[matrix.auc, [[0.1] * 3]]),
-                         meta, [], [0], None)
-    with pytest.raises(ZeroadError, match="rebuild the portfolio"):
-        built_matrix(grown, build_from_results(folder))
 
 
 def test_lodo_ranks_treat_aucs_equal_to_six_decimals_as_ties():

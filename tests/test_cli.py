@@ -208,9 +208,9 @@ def small_copy(source: Path, target: Path, n_rows: int = 30) -> Path:
 @pytest.mark.parametrize("folder, kind", [
     ("adbench_defaults", "A benchmark folder"),
     ("mass_scan", "A mass scan folder"),
-    ("zeroshot_matrix", "A zero-shot matrix (zeroad zeroshot matrix) folder"),
-    ("zeroshot_lodo", "A leave-one-dataset-out evaluation (zeroad zeroshot evaluate) folder"),
-    ("zeroshot_tune_knn", "A tuning trials (zeroad tune) folder"),
+    ("adbench_matrix", "A zero-shot matrix (zeroad zeroshot matrix) folder"),
+    ("adbench_lodo", "A leave-one-dataset-out evaluation (zeroad zeroshot evaluate) folder"),
+    ("adbench_tune_knn", "A tuning trials (zeroad tune) folder"),
 ])
 def test_report_reads_every_kind_of_folder_zeroad_writes(tmp_path, capsys, folder, kind):
     if not (RESULTS / folder / "results.jsonl").is_file():

@@ -349,14 +349,6 @@ def cmd_zeroshot_evaluate(args) -> int:
     return failures.report()
 
 
-def cmd_zeroshot_criteria(args) -> None:
-    from zeroad.automl.zeroshot import criteria_agreement
-
-    text = criteria_agreement(args.results)
-    (Path(args.results) / "criteria.md").write_text(text + "\n")
-    print(text)
-
-
 WITH_TUNED_HELP = ("also use the configs zeroad tune searches found (matrix --tuned); "
                    "per detector, only if leave-one-dataset-out says they help")
 
@@ -523,10 +515,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-tuned", action="store_true", help=WITH_TUNED_HELP)
     run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_zeroshot_evaluate)
-
-    p = zsub.add_parser("criteria", help="do the label-free criteria agree with AUC?")
-    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
-    p.set_defaults(func=cmd_zeroshot_criteria)
 
     from zeroad.report.command import add_report_parser
 

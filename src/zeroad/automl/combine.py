@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 COMBINE = ("zscore", "mean_rank")
+"""The ways :func:`combine_scores` can combine members."""
 N_QUANTILES = 257
 
 

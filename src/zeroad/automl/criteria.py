@@ -19,6 +19,7 @@ from zeroad.errors import InputError
 from zeroad.evaluation.metrics import roc_auc
 
 CRITERIA = ("box", "shuffle")
+"""The kinds of noise a criterion can measure against (see the module's docstring)."""
 
 
 def noise_rows(kind: str, X_train: np.ndarray, X_held: np.ndarray, rng) -> np.ndarray:

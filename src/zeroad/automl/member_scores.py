@@ -29,6 +29,7 @@ from zeroad.evaluation.tasks import canonical_params
 
 log = logging.getLogger(__name__)
 SCORES_DIR = "member_scores"
+"""The folder, inside a matrix folder, of the member-score files (one per dataset)."""
 MAX_TEST = 2000
 SEED = 0
 

@@ -18,6 +18,7 @@ NAMES = (
     "mean_abs_correlation", "pca_dims_90_fraction", "pca_top_component_share",
     "outlier_fraction_3sd",
 )
+"""The meta-features :func:`meta_features` computes, in the order a portfolio stores them."""
 
 
 def meta_features(X, seed: int = 0) -> dict[str, float]:

@@ -162,16 +162,39 @@ def greedy_portfolio(ratios: np.ndarray, size: int) -> list[int]:
     return chosen
 
 
-def _standardise(meta: np.ndarray):
+def standardise(meta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations of ``meta`` (datasets x meta-features), a
+    constant column's deviation set to 1: ``(meta - mean) / std`` is what the nearest
+    datasets are measured in (a portfolio stores both as ``meta_mean`` and ``meta_std``)."""
     mean = meta.mean(axis=0)
     std = meta.std(axis=0)
     std[std == 0] = 1.0
     return mean, std
 
 
-def _rank_members(member_ratios: np.ndarray, meta_z: np.ndarray, query_z: np.ndarray,
-                  n_neighbors: int):
-    """Members ordered by mean ratio on the ``n_neighbors`` nearest datasets (0 = all)."""
+def rank_members(member_ratios: np.ndarray, meta_z: np.ndarray, query_z: np.ndarray,
+                 n_neighbors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The selection rule: members ordered by their mean normalised AUC on the
+    ``n_neighbors`` training datasets nearest the new one (0, or at least as many as
+    there are: on all of them).
+
+    Parameters
+    ----------
+    member_ratios : ndarray (n_members, n_datasets)
+        Each member's normalised AUC on each training dataset.
+    meta_z : ndarray (n_datasets, n_meta_features)
+        The training datasets' standardised meta-features (:func:`standardise`).
+    query_z : ndarray (n_meta_features,)
+        The new dataset's, standardised the same way.
+    n_neighbors : int
+        How many nearest datasets (Euclidean distance); 0 for all.
+
+    Returns
+    -------
+    order : the member indices, best first (ties keep the members' order)
+    expected : each member's mean normalised AUC on those datasets
+    neighbours : the indices of those datasets
+    """
     if n_neighbors and n_neighbors < meta_z.shape[0]:
         distance = np.sqrt(((meta_z - query_z) ** 2).sum(axis=1))
         neighbours = np.argsort(distance, kind="stable")[:n_neighbors]
@@ -198,8 +221,8 @@ def _fold_rankings(sub: np.ndarray, meta: np.ndarray, keep: np.ndarray, held: in
     """One inner fold: the greedy portfolio (rows of ``sub``, the ratios on the training
     datasets ``keep``) and, per neighbour rule, its members' order for dataset ``held``."""
     members = greedy_portfolio(sub, size)
-    mean, std = _standardise(meta[keep])
-    orders = {k: _rank_members(sub[members], (meta[keep] - mean) / std,
+    mean, std = standardise(meta[keep])
+    orders = {k: rank_members(sub[members], (meta[keep] - mean) / std,
                                (meta[held] - mean) / std, k)[0] for k in NEIGHBOUR_CHOICES}
     return members, orders
 
@@ -495,7 +518,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
                 f"(sign test p = {test['p_value']:.3f})"))
             ensemble, how = 1, "a criterion chooses one candidate instead"
     order = np.argsort(-ratios.mean(axis=1), kind="stable")[:max(CRITERION_TOP_K)]
-    mean, std = _standardise(meta_array)
+    mean, std = standardise(meta_array)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
         "provenance": provenance or {},
@@ -567,7 +590,7 @@ def _select_among(portfolio, members, member_ratios, k, query_meta, take) -> dic
         bad = [name for name, value in zip(names, query, strict=True) if not np.isfinite(value)]
         raise ZeroadError(f"meta-features {bad} are not finite; no nearest datasets to rank by")
     query_z = (query - mean) / std
-    order, expected, neighbours = _rank_members(np.array(member_ratios), meta_z, query_z, k)
+    order, expected, neighbours = rank_members(np.array(member_ratios), meta_z, query_z, k)
     chosen = [{"detector": members[i]["detector"], "params": members[i]["params"],
                "expected_normalised_auc": round(float(expected[i]), 4)} for i in take(order)]
     return {"chosen": chosen,

@@ -227,26 +227,6 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
                                                  configs=len(kept.configs)))
 
 
-def built_matrix(results, portfolio: dict[str, Any]) -> PerformanceMatrix:
-    """The performance matrix as ``portfolio``'s build saw it, from its matrix folder (a
-    path or a :class:`MatrixFolder`): its excluded datasets left out, and the tuned
-    configs too unless it was built ``--with-tuned`` (then the tuned pools the build
-    kept). Refuses a folder that no longer holds that many configs (the portfolio
-    needs a rebuild)."""
-    from zeroad.automl.portfolio import choose_tuned_pools
-
-    folder = results if isinstance(results, MatrixFolder) else MatrixFolder.read(results)
-    matrix = folder.matrix.without(portfolio["provenance"].get("excluded", ()))
-    with_tuned = "tuned_configs" in portfolio
-    if not with_tuned:
-        matrix = matrix.untuned()
-    expected = portfolio["provenance"].get("configs", len(matrix.configs))
-    if len(matrix.configs) != expected:
-        raise ZeroadError(f"{folder.path} has {len(matrix.configs)} of the configs the portfolio "
-                          f"was built from, not {expected}: rebuild the portfolio")
-    return choose_tuned_pools(matrix)[0] if with_tuned else matrix
-
-
 # -- leave-one-dataset-out evaluation ------------------------------------------------------
 
 ROLE_AUTO = "AutoDetector"
@@ -439,42 +419,3 @@ def format_lodo(summary) -> str:
                      f"{int(r.datasets)} |")
     return "\n".join(lines)
 
-
-def criteria_agreement(results) -> str:
-    """Do the label-free criteria rank configurations like AUC does? A markdown report.
-
-    Per dataset: Spearman rank correlation between each criterion and AUC over
-    all configurations, and the normalised AUC of the configuration the
-    criterion would pick (versus the best single default across datasets).
-    """
-    import pandas as pd
-    from scipy.stats import spearmanr
-
-    from zeroad.automl.criteria import CRITERIA
-
-    frame = pd.DataFrame(ResultsStore(results).rows())
-    frame = frame[frame["error"].isna()]
-    columns = [f"criterion_{k}" for k in CRITERIA if f"criterion_{k}" in frame]
-    if not columns:
-        raise ZeroadError(f"{results} has no criteria columns; run zeroshot matrix")
-    cells = frame.groupby(["dataset", "detector", "params"])[["auc", *columns]].mean()
-    lines = ["| criterion | median Spearman with AUC | mean Spearman | datasets with "
-             "rho > 0.5 | normalised AUC of the config it picks (mean) |", "|---|---|---|---|---|"]
-    for column in columns:
-        rhos, picked = [], []
-        for _, group in cells.groupby(level="dataset"):
-            group = group.dropna()
-            if len(group) < 3:
-                continue
-            rhos.append(spearmanr(group[column], group["auc"]).statistic)
-            picked.append(group["auc"].iloc[int(np.argmax(group[column]))] / group["auc"].max())
-        rhos = np.array(rhos, dtype=float)
-        lines.append(f"| {column.removeprefix('criterion_')} | {np.nanmedian(rhos):.3f} | "
-                     f"{np.nanmean(rhos):.3f} | {int(np.sum(rhos > 0.5))} of {len(rhos)} | "
-                     f"{np.mean(picked):.4f} |")
-    matrix, _, _ = load_matrix(results)
-    ratios = matrix.ratios()
-    lines.append(f"\nFor comparison, the single config with the best mean normalised AUC "
-                 f"over all datasets reaches {ratios.mean(axis=1).max():.4f} (chosen with "
-                 "every dataset's labels, an optimistic reference).")
-    return "\n".join(lines)

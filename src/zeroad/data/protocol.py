@@ -19,7 +19,9 @@ from zeroad.errors import InputError
 PROTOCOL = "one-class-v1"
 PROTOCOL_V2 = "one-class-v2"
 MAX_TRAIN = 10_000
+"""Protocol v1 fits on at most this many normal rows (a seeded draw)."""
 MAX_TEST = 20_000
+"""Protocol v1 scores at most this many test rows (a seeded draw)."""
 
 
 class Split(tuple):

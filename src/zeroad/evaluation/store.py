@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_FILE = "results.jsonl"
+"""The file, in a results folder, with one JSON row per finished task."""
 DETECTOR_ERROR = "detector"
 ENVIRONMENT_ERROR = "environment"
 # How rows written before ``error_kind`` existed said that the environment broke them.

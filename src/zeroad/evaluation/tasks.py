@@ -33,6 +33,8 @@ from zeroad.evaluation.store import DETECTOR_ERROR, ENVIRONMENT_ERROR
 
 
 def canonical_params(params: dict[str, Any]) -> str:
+    """``params`` as compact JSON with sorted keys: one string per configuration, the
+    ``params`` of a results row and part of a task's identity."""
     return json.dumps(params, sort_keys=True, separators=(",", ":"))
 
 

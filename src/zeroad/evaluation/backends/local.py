@@ -26,6 +26,10 @@ from zeroad.provenance import code_digest
 
 def load_split(dataset: str, seed: int, data_dir=None, max_train: int = MAX_TRAIN,
                max_test: int = MAX_TEST, train_contamination: float = 0.0):
+    """Protocol v1's split of a labelled dataset spec (``"adbench:cardio"``), or v2's with
+    ``train_contamination`` > 0, as every backend gives it to a task:
+    :func:`~zeroad.data.protocol.one_class_split` of :func:`~zeroad.datasets.load`, the
+    test rows' event weights included."""
     data = datasets.load(dataset, data_dir=data_dir)
     if data.y is None:
         raise ValueError(f"{dataset} has no labels; a benchmark needs 0/1 labels")
