@@ -38,8 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroad import make_detector
-from zeroad.data.datasets import load
-from zeroad.data.protocol import one_class_split
+from zeroad.datasets import load, one_class_split
 from zeroad.evaluation.metrics import roc_auc
 from zeroad.evaluation.store import ResultsStore
 
