@@ -31,6 +31,7 @@ from zeroad.errors import InputError
 from zeroad.evaluation.mass_scan import mass_points
 from zeroad.evaluation.physics import (
     DEFAULT_BACKGROUND_EFFICIENCIES,
+    DEFAULT_BOOTSTRAP,
     auc_uncertainty,
     efficiency_uncertainties,
     weighted_roc_auc,
@@ -155,7 +156,8 @@ def _reference_scores(train: tuple[np.ndarray, np.ndarray | None],
 
 def evaluate_samples(model, backgrounds: list[Dataset],
                      signals: Mapping[float | None, list[Dataset]], *, seed: int = 0,
-                     model_name: str | None = None) -> SamplesEvaluation:
+                     model_name: str | None = None,
+                     n_bootstrap: int = DEFAULT_BOOTSTRAP) -> SamplesEvaluation:
     """Evaluate ``model`` on background and signal samples (see the module docstring).
 
     Parameters
@@ -164,12 +166,13 @@ def evaluate_samples(model, backgrounds: list[Dataset],
     backgrounds : the background samples (one per file), joined into one background.
     signals : ``{label: samples}``; labels are masses of a scan, or ``None`` for one
         signal.
-    seed : seed of the half-splits and of the supervised reference.
+    seed : seed of the half-splits, of the supervised reference and of the bootstrap.
+    n_bootstrap : bootstrap replicas behind each uncertainty.
     """
     everything = [*backgrounds, *(s for group in signals.values() for s in group)]
-    check_compatible(everything)
     for data in everything:
         check_model_features(model, data)
+    check_compatible(everything)
     names = list(backgrounds[0].feature_names)
     samples, halves = [], {}
     for index, data in enumerate(everything):
@@ -205,10 +208,11 @@ def evaluate_samples(model, backgrounds: list[Dataset],
         key = 0.0 if label is None else label
         (point,) = mass_points(b_scores, {key: s_scores}, {key: reference_auc}, b_weights,
                                None if not weighted else {key: s_test[1]})
-        auc, auc_error = auc_uncertainty(y, np.r_[b_scores, s_scores], w, seed=seed)
+        auc, auc_error = auc_uncertainty(y, np.r_[b_scores, s_scores], w, n_bootstrap, seed)
         results.append(SignalResult(
             label, " + ".join(d.name for d in group), len(s_scores), auc, auc_error,
-            efficiency_uncertainties(y, np.r_[b_scores, s_scores], w, seed=seed),
+            efficiency_uncertainties(y, np.r_[b_scores, s_scores], w,
+                                     n_bootstrap=n_bootstrap, seed=seed),
             reference_auc, point["normalised_auc"], ref_s, s_scores, s_test[1], point))
     return SamplesEvaluation(model_name or type(model).__name__, float(model.threshold_),
                              weighted, seed, b_scores, b_weights, reference_background,
