@@ -3,6 +3,7 @@ weights, evaluate on background and signal samples, a mass scan over labelled si
 and every user mistake on the way is one ``zeroad: error:`` line with exit status 2."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,9 @@ from zeroad.detectors.persistence import load_detector
 from zeroad.errors import InputError
 from zeroad.evaluation.physics import auc_uncertainty, efficiency_uncertainties, weighted_roc_auc
 from zeroad.evaluation.samples import evaluate_samples
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "physics-guide.md"
+GUIDE_SECTION = "## From ROOT files to a physics result: fit, evaluate, mass scan"
 
 DATA = data_dir()
 CMS = None if DATA is None else DATA / "hep" / "cms_heptutorial2012"
@@ -203,3 +207,29 @@ def test_user_mistakes_are_one_line_and_exit_2(case, model, bad_weights, tmp_pat
     assert err.startswith("zeroad: error: ") and err.count("\n") == 1, err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "m.zad").exists() and not (tmp_path / "r.html").exists()
+
+
+@needs_cms
+def test_the_physics_guide_end_to_end_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    from test_readme_examples import run_shell_block
+
+    text = GUIDE.read_text()
+    section = text[text.index(GUIDE_SECTION):]
+    section = section[:section.index("\n## ", len(GUIDE_SECTION))]
+    blocks = re.findall(r"```(bash|python)\n(.*?)```", section, re.S)
+    assert [language for language, _ in blocks] == ["bash", "python", "bash"]
+    # The guide's paths: the shared data sits next to the checkout the commands run in.
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "data").symlink_to(DATA)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    for language, block in blocks:
+        if language == "bash":
+            run_shell_block(block)
+        else:
+            exec(block, {})
+    printed = capsys.readouterr().out
+    assert {"cms.zad", "cms.html", "sm.zad", "mass_scan.html"} <= \
+        {p.name for p in (tmp_path / "work").iterdir()}
+    assert "Mass scan" in (tmp_path / "work" / "mass_scan.html").read_text()
+    assert re.search(r"^\| 600 \| 500 \|", printed, re.M)

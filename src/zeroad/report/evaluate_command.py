@@ -44,15 +44,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     """
     from zeroad.errors import InputError
 
-    if args.background or args.signal:
-        if args.data is not None or not (args.background and args.signal):
+    # Namespaces built by callers of the labelled-rows form may lack the sample options.
+    background, signal = getattr(args, "background", None), getattr(args, "signal", None)
+    if background or signal:
+        if args.data is not None or not (background and signal):
             raise InputError("evaluate takes either DATA (labelled rows) or both --background "
                              "and --signal (samples), not a mix")
         cmd_physics(args)
         return
     if args.data is None:
         raise InputError("evaluate needs DATA (labelled rows), or --background and --signal")
-    if args.weight is not None:
+    if getattr(args, "weight", None) is not None:
         raise InputError("--weight applies to --background / --signal samples")
     # Imported here so that building the parser does not load matplotlib or torch.
     import pandas as pd
