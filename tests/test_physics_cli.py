@@ -156,6 +156,8 @@ def bad_weights(tmp_path):
 
 def error_cases(model, bad_weights, tmp_path):
     missing = str(tmp_path / "absent.root")
+    labelled = str(tmp_path / "labelled.npz")
+    np.savez(labelled, X=np.zeros((20, 15)), y=np.arange(20) % 2)
     zz, top = spec("zz.root"), spec("single_top.root")
     return {
         "missing file": (["fit", missing, "--detector", "pca", "--out", "m.zad"],
@@ -183,6 +185,9 @@ def error_cases(model, bad_weights, tmp_path):
              "--signal", top, "--report", "r.html"], "has event weights but"),
         "bad mass label": (["evaluate", str(model), "--background", zz, "--signal",
                             f"m300={top}", "--report", "r.html"], "cannot read the mass label"),
+        "labelled rows as a sample": (["evaluate", str(model), "--background", labelled,
+                                       "--signal", top, "--report", "r.html"],
+                                      "holds labelled rows of both classes"),
         "data and samples": (["evaluate", str(model), zz, "--background", zz, "--signal", top,
                               "--report", "r.html"], "either DATA"),
         "signal without background": (["evaluate", str(model), "--signal", top,
@@ -193,7 +198,7 @@ def error_cases(model, bad_weights, tmp_path):
 CASES = ["missing file", "glob matching nothing", "unknown branch", "weight branch missing",
          "negative weight", "NaN weight", "features differ between files",
          "features differ from the model", "weighted and unweighted samples", "bad mass label",
-         "data and samples", "signal without background"]
+         "labelled rows as a sample", "data and samples", "signal without background"]
 
 
 @needs_cms

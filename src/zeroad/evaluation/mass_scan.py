@@ -139,8 +139,10 @@ def mass_points(background_scores: np.ndarray, signal_scores: Mapping[float, np.
 
 
 def scan_figure(values: Mapping[str, Mapping[float, float]], *, ylabel: str, title: str,
-                reference_line: float | None = None):
-    """A quantity against the mass: ``{model: {mass: value}}``, one line per model."""
+                reference_line: float | None = None,
+                errors: Mapping[str, Mapping[float, float]] | None = None):
+    """A quantity against the mass: ``{model: {mass: value}}``, one line per model, with
+    error bars where ``errors`` (same layout) gives them."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -149,7 +151,9 @@ def scan_figure(values: Mapping[str, Mapping[float, float]], *, ylabel: str, tit
     ax = fig.subplots()
     for model, points in values.items():
         masses = sorted(points)
-        ax.plot(masses, [points[m] for m in masses], marker="o", label=model)
+        bars = (errors or {}).get(model)
+        ax.errorbar(masses, [points[m] for m in masses], marker="o", label=model, capsize=3,
+                    yerr=None if bars is None else [bars[m] for m in masses])
     if reference_line is not None:
         ax.axhline(reference_line, color="0.6", linestyle=":", linewidth=1)
     ax.set(xlabel="mass parameter (signal label)", ylabel=ylabel, title=title)

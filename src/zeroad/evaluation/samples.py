@@ -171,6 +171,10 @@ def evaluate_samples(model, backgrounds: list[Dataset],
     """
     everything = [*backgrounds, *(s for group in signals.values() for s in group)]
     for data in everything:
+        if data.y is not None and len(np.unique(data.y)) > 1:
+            raise InputError(f"{data.name} holds labelled rows of both classes: give "
+                             "background and signal as separate samples, or evaluate "
+                             "labelled rows with zeroad evaluate MODEL DATA")
         check_model_features(model, data)
     check_compatible(everything)
     names = list(backgrounds[0].feature_names)

@@ -176,7 +176,9 @@ def _scan_section(ev: SamplesEvaluation) -> str:
     points = {r.label: r for r in ev.signals}
     fig = scan_figure({ev.model_name: {m: r.normalised_auc for m, r in points.items()}},
                       ylabel="AUC / reference AUC", title="Normalised AUC against the mass",
-                      reference_line=1.0)
+                      reference_line=1.0,
+                      errors={ev.model_name: {m: r.auc_uncertainty / r.reference_auc
+                                              for m, r in points.items()}})
     lines = ["<table>", "<tr><th>mass</th><th>AUC</th><th>reference AUC</th>"
              "<th>normalised AUC</th></tr>"]
     for mass in sorted(points):
@@ -191,7 +193,8 @@ def _scan_section(ev: SamplesEvaluation) -> str:
         _figure_html(fig, "Normalised AUC against the mass",
                      f"The model's AUC divided by that of a supervised reference trained on "
                      f"the same mass, for {len(points)} signal samples; 1 (dotted) = as good "
-                     "as the supervised classifier."),
+                     "as the supervised classifier. Error bars: the model's AUC uncertainty "
+                     "(bootstrap) divided by the reference AUC."),
         "\n".join(lines)])
 
 
