@@ -237,4 +237,4 @@ def test_the_physics_guide_end_to_end_example_runs_as_written(tmp_path, monkeypa
     assert {"cms.zad", "cms.html", "sm.zad", "mass_scan.html"} <= \
         {p.name for p in (tmp_path / "work").iterdir()}
     assert "Mass scan" in (tmp_path / "work" / "mass_scan.html").read_text()
-    assert re.search(r"^\| 600 \| 500 \|", printed, re.M)
+    assert re.search(r"^\| 600 \| 300 \|", printed, re.M)  # half of 600 events
