@@ -75,7 +75,7 @@ def test_evaluate_writes_the_physics_report_with_a_mass_scan(model, tmp_path, ca
     # Labels are parameters of the samples: two real files stand in for two masses.
     assert main(["evaluate", str(model), "--background", spec("zz.root"),
                  "--signal", f"300={spec('single_top.root')}", f"400={spec('wz.root')}",
-                 "--weight", "EventWeight", "--report", str(report)]) == 0
+                 "--weight", "EventWeight", "--bootstrap", "20", "--report", str(report)]) == 0
     printed = capsys.readouterr().out
     assert "1211 background" in printed and "weighted by EventWeight" in printed
     rows = {line.split("|")[1].strip(): line for line in printed.splitlines()
@@ -188,6 +188,11 @@ def error_cases(model, bad_weights, tmp_path):
         "labelled rows as a sample": (["evaluate", str(model), "--background", labelled,
                                        "--signal", top, "--report", "r.html"],
                                       "holds labelled rows of both classes"),
+        "report over an input": (["evaluate", str(model), "--background", zz, "--signal",
+                                  top, "--report", str(CMS / "zz.root")], "zz.root"),
+        "one bootstrap replica": (["evaluate", str(model), "--background", zz, "--signal",
+                                   top, "--bootstrap", "1", "--report", "r.html"],
+                                  "--bootstrap must be at least 2"),
         "data and samples": (["evaluate", str(model), zz, "--background", zz, "--signal", top,
                               "--report", "r.html"], "either DATA"),
         "signal without background": (["evaluate", str(model), "--signal", top,
@@ -198,7 +203,9 @@ def error_cases(model, bad_weights, tmp_path):
 CASES = ["missing file", "glob matching nothing", "unknown branch", "weight branch missing",
          "negative weight", "NaN weight", "features differ between files",
          "features differ from the model", "weighted and unweighted samples", "bad mass label",
-         "labelled rows as a sample", "data and samples", "signal without background"]
+         "labelled rows as a sample", "report over an input", "one bootstrap replica",
+         "data and samples",
+         "signal without background"]
 
 
 @needs_cms

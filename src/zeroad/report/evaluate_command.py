@@ -27,6 +27,9 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the half-split of each sample and of the supervised "
                         "reference (physics report)")
+    p.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                   help="bootstrap replicas behind each uncertainty (physics report; "
+                        "default: zeroad.evaluation.physics.DEFAULT_BOOTSTRAP, 200)")
     p.add_argument("--report", required=True, help="HTML file to write")
     p.add_argument("--title", help="page title (default: names the model and the data)")
     p.add_argument("--label-column", help="0/1 label column of a CSV / Parquet table")
@@ -93,14 +96,26 @@ def cmd_physics(args: argparse.Namespace) -> None:
     import shlex
     import sys
 
-    from zeroad.data.samples import load_samples, parse_signals
+    from zeroad.data.datasets import input_files
+    from zeroad.data.samples import expand_spec, load_samples, parse_signals
     from zeroad.detectors.persistence import load_detector
+    from zeroad.errors import InputError
+    from zeroad.evaluation.physics import DEFAULT_BOOTSTRAP
     from zeroad.evaluation.samples import evaluate_samples
-    from zeroad.io_safety import atomic_output
+    from zeroad.io_safety import atomic_output, check_output
     from zeroad.report.model import _model_name
     from zeroad.report.physics import build_physics_report, scan_table_text
 
+    replicas = DEFAULT_BOOTSTRAP if args.bootstrap is None else args.bootstrap
+    if replicas < 2:
+        raise InputError(f"--bootstrap must be at least 2 replicas, got {replicas}")
     signals = parse_signals(args.signal)  # a bad label fails before any file is read
+    inputs = [args.model, *(f for text in [*args.background, *(s.spec for s in signals)]
+                            for one in expand_spec(text)
+                            for f in input_files(one, args.data_dir))]
+    out = Path(args.report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output(out, inputs, overwrite=True)  # a report is rewritten, an input never
     model = load_detector(args.model)
     options = {"weight": args.weight, "data_dir": args.data_dir}
     backgrounds = load_samples(args.background, **options)
@@ -109,11 +124,9 @@ def cmd_physics(args: argparse.Namespace) -> None:
     if not groups:
         groups = {None: load_samples([s.spec for s in signals], **options)}
     evaluation = evaluate_samples(model, backgrounds, groups, seed=args.seed,
-                                  model_name=_model_name(model))
+                                  model_name=_model_name(model), n_bootstrap=replicas)
     command = shlex.join(["zeroad", *sys.argv[1:]]) if sys.argv[1:] else None
     html = build_physics_report(evaluation, title=args.title, command=command)
-    out = Path(args.report)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out) as temporary:
         temporary.write_text(html, encoding="utf-8")
     weighted = f"weighted by {args.weight or 'the spec weights'}" if evaluation.weighted \
