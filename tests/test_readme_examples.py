@@ -59,7 +59,8 @@ def test_the_readme_command_line_and_physics_examples_run(in_tmp):
     assert "pip install" in setup and "pytest" in setup
     run_shell_block(command_line)
     assert {"model.zad", "scores.csv", "eval.html"} <= {p.name for p in in_tmp.iterdir()}
-    (make_root_files,) = code_blocks(ROOT / "docs" / "physics-guide.md", "python")
+    # The guide's first Python block; the end-to-end section's own run in test_physics_cli.
+    make_root_files = code_blocks(ROOT / "docs" / "physics-guide.md", "python")[0]
     exec(make_root_files, {})
     run_shell_block(physics)
     assert (in_tmp / "physics.html").is_file() and (in_tmp / "physics_scores.parquet").is_file()

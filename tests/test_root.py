@@ -227,3 +227,19 @@ def test_real_cms_file_with_the_generic_recipe():
     n_jet = data.X[:, 0]
     np.testing.assert_array_equal(data.X[:, 1], n_jet)  # Jet_Px_n counts the jets
     assert (data.X[n_jet == 0, 2] == root.EMPTY_FILL).all()
+
+
+def test_weight_branch_is_read_checked_and_never_a_feature(events_file):
+    parsed = root.parse_root_spec(f"root:{events_file}:events:x,recipe=generic,weight=n")
+    assert (parsed.branches, parsed.recipe, parsed.weight) == (("x",), "generic", "n")
+    with pytest.raises(InputError, match="once each"):
+        root.parse_root_spec(f"root:{events_file}:events:weight=n,weight=x")
+    data = root.load_root_spec(f"root:{events_file}:events", weight="n")
+    assert "n" not in data.feature_names and "x" in data.feature_names
+    np.testing.assert_array_equal(data.weights, np.arange(N_EVENTS) % 7)
+    with pytest.raises(InputError, match="weight branch 'Jet_pt' must hold one number"):
+        root.load_root_spec(f"root:{events_file}:events:x,recipe=generic", weight="Jet_pt")
+    with pytest.raises(InputError, match="the weight branch 'x' cannot also be a feature"):
+        root.load_root_spec(f"root:{events_file}:events:x,weight=x")
+    with pytest.raises(InputError, match="cannot be both the label and the weight"):
+        root.load_root_spec(f"root:{events_file}:events:x", label_column="n", weight="n")

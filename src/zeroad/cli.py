@@ -46,17 +46,25 @@ def cmd_detectors(args) -> None:
 
 
 def cmd_fit(args) -> None:
-    from zeroad.data.datasets import input_files, load
+    from zeroad.data.datasets import input_files
+    from zeroad.data.samples import concatenate, expand_spec, load_samples
     from zeroad.io_safety import check_output, output_lock
     from zeroad.registry import make_detector
 
     params = _parse_params(args.param)
     # Held from the first check to the rename: a second fit to the same --out is refused.
     with output_lock(args.out):
-        out = check_output(args.out, input_files(args.data, args.data_dir),
-                           overwrite=args.overwrite)
-        data = load(args.data, data_dir=args.data_dir, label_column=args.label_column)
-        X = data.X if data.y is None else data.X[data.y == 0]
+        files = [f for spec in args.data for one in expand_spec(spec)
+                 for f in input_files(one, args.data_dir)]
+        out = check_output(args.out, files, overwrite=args.overwrite)
+        samples = load_samples(args.data, weight=args.weight, data_dir=args.data_dir,
+                               label_column=args.label_column)
+        data = concatenate(samples)
+        normal = slice(None) if data.y is None else data.y == 0
+        X = data.X[normal]
+        if len(samples) > 1:
+            print(f"one training set from {len(samples)} files: "
+                  + ", ".join(f"{s.name} ({s.X.shape[0]})" for s in samples))
         if data.y is not None:
             print(f"fitting on the {X.shape[0]} rows labelled normal of {data.X.shape[0]}")
         detector = make_detector(args.detector, **params)
@@ -64,6 +72,8 @@ def cmd_fit(args) -> None:
         detector.save(out)  # itself atomic: a unique temporary file, then a rename
     print(f"{args.detector} fitted on {X.shape[0]} rows x {X.shape[1]} features; "
           f"threshold {detector.threshold_:.6g}; saved to {args.out}")
+    if data.weights is not None:
+        _print_weighted_threshold(detector, _named(X, data.feature_names), data.weights[normal])
     selection = getattr(detector, "selection_", None)
     if selection is not None:
         print(f"chosen by {selection['rule']}:")
@@ -79,6 +89,24 @@ def cmd_fit(args) -> None:
                   f"(fitted on {report['fit_rows']}): {measured[report['chosen']]:.4f} for the "
                   f"chosen candidate {report['chosen'] + 1} of {len(measured)}, "
                   f"{measured[0] if measured[0] is not None else float('nan'):.4f} for the first")
+
+
+def _print_weighted_threshold(detector, X, weights) -> None:
+    """What the event weights change in a fit: its flagged fraction, not its training.
+
+    No zeroad detector takes sample weights, so the model and its threshold are those of
+    the unweighted events; the weights give the physical (weighted) share of the
+    training events above the threshold, next to the plain share.
+    """
+
+    flagged = detector.decision_function(X) > detector.threshold_
+    total = float(weights.sum())
+    weighted = float(weights[flagged].sum() / total) if total > 0 else float("nan")
+    print(f"event weights: total {total:.6g} over {len(weights)} events "
+          f"({int((weights == 0).sum())} weigh 0); the detector trains on the events "
+          f"unweighted (no zeroad detector takes sample weights) and the threshold is "
+          f"placed on unweighted scores; above it: {flagged.mean():.4g} of the training "
+          f"events, {weighted:.4g} of their weight")
 
 
 def _named(X, names):
@@ -383,7 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_detectors)
 
     p = sub.add_parser("fit", help="fit a detector on normal data and save it")
-    p.add_argument("data", help="dataset spec or file (rows labelled 1 are left out)")
+    p.add_argument("data", nargs="+", help="dataset specs or files, joined into one training "
+                                           "set (rows labelled 1 are left out); a quoted "
+                                           "glob ('root:bkg_*.root:events:...') names "
+                                           "every file it matches")
+    p.add_argument("--weight", metavar="BRANCH",
+                   help="event-weight branch of the ROOT inputs (or weight=BRANCH in a "
+                        "root: spec); reported as the weighted share above the threshold; "
+                        "training is unweighted")
     p.add_argument("--detector", required=True)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="repeatable")
     p.add_argument("--out", required=True, help="model file to write (not the data; an "

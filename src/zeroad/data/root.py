@@ -10,7 +10,12 @@ Spec syntax (also accepted by :func:`zeroad.data.datasets.load` and ``zeroad sco
 ``root:PATH:TREE:recipe=NAME``           a feature recipe (see below) on the branches it
                                          declares, or on every numeric branch
 ``root:PATH:TREE:A,B,recipe=NAME``       a recipe on the branches named
+``root:PATH:TREE:...,weight=W``          flat branch ``W`` as the event weight (never a
+                                         feature), e.g. ``recipe=cms_tutorial,weight=EventWeight``
 =======================================  ==================================================
+
+``PATH`` may be a glob (``root:data/bkg_*.root:events``); :mod:`zeroad.data.samples`
+expands it into one spec per file.
 
 A flat branch holds one number per event and becomes one feature; a fixed-size array
 branch (``float[3]``) becomes one feature per element (``NAME_0``, ``NAME_1``, ...).
@@ -30,8 +35,11 @@ apart from a real 0.0. Physics recipes (a CMS one computing pT, MET and HT from
 Px / Py, ...) are added with :func:`register_recipe`.
 
 Labels: ``label`` (``--label-column`` on the command line) names a flat branch of 0/1
-values; it is never a feature. Every value is checked: NaN or infinity anywhere in a
-feature is refused with the entry number and the feature's name.
+values; it is never a feature. ``weight`` names a flat branch of per-event weights
+(cross-section x luminosity / generated events); it is never a feature either, and
+every weight must be finite and non-negative (see :mod:`zeroad.evaluation.physics`).
+Every value is checked: NaN or infinity anywhere in a feature is refused with the entry
+number and the feature's name.
 """
 
 from __future__ import annotations
@@ -83,6 +91,7 @@ class RootSpec:
     tree: str | None
     branches: tuple[str, ...] | None
     recipe: str | None
+    weight: str | None = None
 
 
 @dataclass
@@ -95,12 +104,15 @@ class RootChunk:
     feature_names : one name per column.
     y : int64 0/1 labels (n_events,), or None without a label branch.
     entry_start : the tree entry number of the first row.
+    weights : float64 finite, non-negative event weights (n_events,), or None without
+        a weight branch.
     """
 
     X: np.ndarray
     feature_names: list[str]
     y: np.ndarray | None
     entry_start: int
+    weights: np.ndarray | None = None
 
 
 def _branch_kind(array_type) -> str:
@@ -207,18 +219,20 @@ def parse_root_spec(spec: str) -> RootSpec:
         raise InputError(f"{spec!r} is not a root: spec; write root:PATH:TREE[:BRANCH,...]")
     path, _, rest = rest.partition(":")
     tree, _, selection = rest.partition(":")
-    branches, recipe = [], None
+    branches, options = [], {}
     if selection:
         for item in selection.split(","):
             key, sep, value = item.partition("=")
-            if sep and key == "recipe" and value:
-                recipe = value
+            if sep and key in ("recipe", "weight") and value and key not in options:
+                options[key] = value
             elif not sep and item:
                 branches.append(item)
             else:
                 raise InputError(f"cannot read {item!r} in {spec!r}: the part after the tree "
-                                 "lists branches and optionally recipe=NAME, comma-separated")
-    return RootSpec(Path(path), tree or None, tuple(branches) or None, recipe)
+                                 "lists branches and optionally recipe=NAME and "
+                                 "weight=BRANCH (once each), comma-separated")
+    return RootSpec(Path(path), tree or None, tuple(branches) or None, options.get("recipe"),
+                    options.get("weight"))
 
 
 def open_root_file(path: str | Path):
@@ -282,7 +296,7 @@ class _Plan:
     """What to read from a tree and how to turn it into features."""
 
     def __init__(self, tree_object, where: str, branches, recipe: str | None,
-                 label: str | None):
+                 label: str | None, weight: str | None = None):
         available = list(tree_object.keys())
         wanted = list(branches or ())
         if recipe is not None:
@@ -291,12 +305,17 @@ class _Plan:
                 wanted = list(self.recipe.branches)
         else:
             self.recipe = None
-        asked = wanted + ([label] if label else [])
+        extra = {role: name for role, name in (("label", label), ("weight", weight)) if name}
+        asked = wanted + list(extra.values())
         missing = [b for b in asked if b not in available]
         if missing:
             raise _missing_branch_error(where, missing, available)
-        if label in wanted:
-            raise InputError(f"{where}: the label branch {label!r} cannot also be a feature")
+        for role, name in extra.items():
+            if name in wanted:
+                raise InputError(f"{where}: the {role} branch {name!r} cannot also be a "
+                                 "feature")
+        if label is not None and label == weight:
+            raise InputError(f"{where}: {label!r} cannot be both the label and the weight")
         if wanted:
             kinds = _branch_kinds(tree_object, wanted)
             bad = {b: k for b, k in kinds.items() if k not in ("flat", "fixed", "jagged")}
@@ -309,7 +328,8 @@ class _Plan:
                                  "of values per event); name a recipe that summarises them, "
                                  "e.g. recipe=generic")
         else:
-            kinds = _branch_kinds(tree_object, [b for b in available if b != label])
+            kinds = _branch_kinds(tree_object, [b for b in available
+                                                if b not in extra.values()])
             usable = ("flat", "fixed", "jagged") if self.recipe else ("flat", "fixed")
             wanted = [b for b, k in kinds.items() if k in usable]
             if not wanted:
@@ -320,12 +340,13 @@ class _Plan:
             skipped = [b for b in kinds if b not in wanted]
             if skipped:
                 log.info("%s: leaving out branches %s (not flat numeric)", where, skipped)
-        if label is not None:
-            kind = _branch_kinds(tree_object, [label])[label]
+        for role, name in extra.items():
+            kind = _branch_kinds(tree_object, [name])[name]
             if kind != "flat":
-                raise InputError(f"{where}: the label branch {label!r} must hold one number "
+                raise InputError(f"{where}: the {role} branch {name!r} must hold one number "
                                  f"per event; it is {kind}")
-        self.branches, self.label = wanted, label
+        self.branches, self.label, self.weight = wanted, label, weight
+        self.read = wanted + list(extra.values())
 
     def features(self, events) -> tuple[np.ndarray, list[str]]:
         # Selecting the fields in a list fixes their order: RNTuple reads do not keep it.
@@ -371,10 +392,25 @@ def check_label_chunk(y: np.ndarray, first_row: int, where: str,
     return y.astype(np.int64)
 
 
+def check_weight_chunk(weights: np.ndarray, first_row: int, where: str, branch: str,
+                       row_word: str = "entry") -> np.ndarray:
+    """``weights`` as float64, or an InputError naming the first NaN / infinite / negative."""
+    weights = np.asarray(weights, dtype=np.float64)
+    for bad, what in ((~np.isfinite(weights), "NaN or infinite"), (weights < 0, "negative")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{where}: weight branch {branch!r} is {weights[i]} in {row_word} "
+                             f"{first_row + i} ({int(bad.sum())} {what} weights in {row_word}s "
+                             f"{first_row}-{first_row + len(weights) - 1}); weights must be "
+                             "finite and non-negative: fix, combine or drop those events first")
+    return weights
+
+
 def iter_root_chunks(path: str | Path, tree: str | None = None,
                      branches: Sequence[str] | None = None, recipe: str | None = None,
                      label: str | None = None,
-                     step_size: int | str = DEFAULT_STEP_SIZE) -> Iterator[RootChunk]:
+                     step_size: int | str = DEFAULT_STEP_SIZE,
+                     weight: str | None = None) -> Iterator[RootChunk]:
     """Read a tree in chunks of ``step_size`` entries (or bytes, as ``"100 MB"``).
 
     Parameters
@@ -387,6 +423,8 @@ def iter_root_chunks(path: str | Path, tree: str | None = None,
         branches.
     label : a flat branch of 0/1 labels, returned as ``y`` (never a feature).
     step_size : entries per chunk; memory is bounded by one chunk.
+    weight : a flat branch of event weights, returned as ``weights`` (never a feature);
+        NaN, infinite and negative weights are refused with their entry number.
 
     Yields
     ------
@@ -397,12 +435,11 @@ def iter_root_chunks(path: str | Path, tree: str | None = None,
     with open_root_file(path) as root_file:
         tree_object, tree = _open_tree(root_file, path, tree)
         where = f"{path}:{tree}"
-        plan = _Plan(tree_object, where, branches, recipe, label)
+        plan = _Plan(tree_object, where, branches, recipe, label, weight)
         if tree_object.num_entries == 0:
             raise InputError(f"{where} is empty: it has 0 entries")
-        read = plan.branches + ([label] if label else [])
         start, names = 0, None
-        for events in tree_object.iterate(read, step_size=step_size, library="ak"):
+        for events in tree_object.iterate(plan.read, step_size=step_size, library="ak"):
             X, chunk_names = plan.features(events)
             if names is None:
                 names = chunk_names
@@ -410,12 +447,14 @@ def iter_root_chunks(path: str | Path, tree: str | None = None,
                 raise InputError(f"{where}: the recipe gave features {chunk_names[:10]} for "
                                  f"entries from {start}, but {names[:10]} before")
             check_finite_chunk(X, names, start, where, row_word="entry")
-            y = None
-            if label:
-                import awkward as ak
+            import awkward as ak
 
+            y = weights = None
+            if label:
                 y = check_label_chunk(ak.to_numpy(events[label]), start, where, "entry")
-            yield RootChunk(X, names, y, start)
+            if weight:
+                weights = check_weight_chunk(ak.to_numpy(events[weight]), start, where, weight)
+            yield RootChunk(X, names, y, start, weights)
             start += len(events)
 
 
@@ -429,7 +468,7 @@ def iter_root(path: str | Path, tree: str | None = None, branches: Sequence[str]
 
 def root_feature_names(path: str | Path, tree: str | None = None,
                        branches: Sequence[str] | None = None, recipe: str | None = None,
-                       label: str | None = None) -> list[str]:
+                       label: str | None = None, weight: str | None = None) -> list[str]:
     """The features a spec gives, computed on the first entry (cheap: reads one).
 
     One entry rather than none: a recipe may refuse an empty chunk (the CMS one checks
@@ -439,7 +478,7 @@ def root_feature_names(path: str | Path, tree: str | None = None,
     with open_root_file(path) as root_file:
         tree_object, tree = _open_tree(root_file, path, tree)
         where = f"{path}:{tree}"
-        plan = _Plan(tree_object, where, branches, recipe, label)
+        plan = _Plan(tree_object, where, branches, recipe, label, weight)
         if tree_object.num_entries == 0:
             raise InputError(f"{where} is empty: it has 0 entries")
         return plan.features(tree_object.arrays(plan.branches, entry_stop=1, library="ak"))[1]
@@ -454,22 +493,29 @@ def root_num_entries(path: str | Path, tree: str | None = None) -> int:
 
 def load_root(path: str | Path, tree: str | None = None, branches: Sequence[str] | None = None,
               recipe: str | None = None, label: str | None = None,
-              step_size: int | str = DEFAULT_STEP_SIZE, name: str | None = None):
+              step_size: int | str = DEFAULT_STEP_SIZE, name: str | None = None,
+              weight: str | None = None):
     """A whole tree as a :class:`zeroad.data.datasets.Dataset` (read chunk by chunk).
 
     Parameters are those of :func:`iter_root_chunks`; ``name`` is the dataset's name
-    (default: the ``root:`` spec).
+    (default: the ``root:`` spec). With ``weight``, ``Dataset.weights`` holds the
+    weight branch.
     """
     from zeroad.data.datasets import Dataset
 
-    chunks = list(iter_root_chunks(path, tree, branches, recipe, label, step_size))
+    chunks = list(iter_root_chunks(path, tree, branches, recipe, label, step_size, weight))
     X = np.concatenate([c.X for c in chunks])
     y = np.concatenate([c.y for c in chunks]) if label else None
-    return Dataset(name or f"root:{path}:{tree or ''}", X, y, chunks[0].feature_names)
+    weights = np.concatenate([c.weights for c in chunks]) if weight else None
+    return Dataset(name or f"root:{path}:{tree or ''}", X, y, chunks[0].feature_names, weights)
 
 
-def load_root_spec(spec: str, label_column: str | None = None):
-    """The dataset a ``root:`` spec names, with ``label_column`` as its label branch."""
+def load_root_spec(spec: str, label_column: str | None = None, weight: str | None = None):
+    """The dataset a ``root:`` spec names, with ``label_column`` as its label branch.
+
+    ``weight`` names the weight branch when the spec does not (``weight=`` in the spec
+    wins over it).
+    """
     parsed = parse_root_spec(spec)
     return load_root(parsed.path, parsed.tree, parsed.branches, parsed.recipe,
-                     label=label_column, name=spec)
+                     label=label_column, name=spec, weight=parsed.weight or weight)

@@ -293,7 +293,8 @@ class RootSource(ChunkSource):
 
         self._spec = parse_root_spec(spec)
         s = self._spec
-        names = root_feature_names(s.path, s.tree, s.branches, s.recipe, label)
+        # The weight branch is read (and checked) but never a feature, as in fit.
+        names = root_feature_names(s.path, s.tree, s.branches, s.recipe, label, s.weight)
         super().__init__(spec, names, [], root_num_entries(s.path, s.tree), s.path, label)
 
     def chunks(self, columns, chunk_size, dtype=np.float64):
@@ -305,7 +306,7 @@ class RootSource(ChunkSource):
         index = None if list(columns) == self.feature_names else \
             [self.feature_names.index(c) for c in columns]
         for chunk in iter_root_chunks(s.path, s.tree, s.branches, s.recipe, self.label,
-                                      step_size=int(chunk_size)):
+                                      step_size=int(chunk_size), weight=s.weight):
             X = chunk.X if index is None else chunk.X[:, index]
             yield Chunk(np.ascontiguousarray(X, dtype=dtype), chunk.y, chunk.entry_start)
 

@@ -4,9 +4,15 @@ The source talk trained one-class detectors on Standard-Model background only an
 scored a dark-matter-mediator signal at 20 mediator masses (300-700 GeV), against a
 supervised classifier trained with labels at one mass. It found the one-class
 methods at 97-98% of the supervised AUC and flat in mass, while the supervised
-classifier degrades away from the mass it was trained on. This module runs the same
-study on zeroad's toy simulation (:mod:`zeroad.data.toy`), so the shape of the result
-can be checked; the toy is ours and is not physics truth.
+classifier degrades away from the mass it was trained on.
+
+The parts every scan shares: :func:`mass_points` (the metrics of one model's scores on
+a background and on each signal, normalised to a reference AUC per mass) and
+:func:`scan_figure` (a quantity against the mass, one line per model). Two callers:
+:func:`run_mass_scan` below, on zeroad's toy simulation (:mod:`zeroad.data.toy`), so
+the shape of the result can be checked (the toy is ours and is not physics truth);
+and :func:`zeroad.evaluation.samples.evaluate_samples`, on the user's own signal
+samples (``zeroad evaluate MODEL --background ... --signal 300=FILE 400=FILE``).
 
 Protocol (``mass_scan_v1``), for each seed:
 
@@ -32,7 +38,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +86,79 @@ def scan_data(seed: int, masses: Sequence[float] = MASSES,
             "feature_names": names}
 
 
-def _metrics(background_scores: np.ndarray, signal_scores: np.ndarray) -> dict[str, Any]:
+def point_metrics(background_scores: np.ndarray, signal_scores: np.ndarray,
+                  background_weights: np.ndarray | None = None,
+                  signal_weights: np.ndarray | None = None) -> dict[str, Any]:
+    """:func:`~zeroad.evaluation.tasks.score_metrics` of a background against one signal.
+
+    With weights (both or neither), the row has the weighted metrics too.
+    """
     y = np.concatenate([np.zeros(len(background_scores), np.int64),
                         np.ones(len(signal_scores), np.int64)])
-    return score_metrics(y, np.concatenate([background_scores, signal_scores]))
+    weights = None if background_weights is None else \
+        np.concatenate([background_weights, signal_weights])
+    return score_metrics(y, np.concatenate([background_scores, signal_scores]), weights)
+
+
+def mass_points(background_scores: np.ndarray, signal_scores: Mapping[float, np.ndarray],
+                reference_aucs: Mapping[float, float] | None = None,
+                background_weights: np.ndarray | None = None,
+                signal_weights: Mapping[float, np.ndarray] | None = None
+                ) -> list[dict[str, Any]]:
+    """One model's metrics at each mass, normalised to the reference AUC there.
+
+    Parameters
+    ----------
+    background_scores : the model's scores of the test background, shared by every mass.
+    signal_scores : ``{mass: scores of that mass's test signal}``.
+    reference_aucs : ``{mass: the supervised reference's AUC on the same events}``;
+        weighted when weights are given. A mass without one has no normalised AUC.
+    background_weights, signal_weights : event weights (all or none).
+
+    Returns
+    -------
+    list of dict
+        Per mass, in the order given: ``mass``, the :func:`point_metrics`, and where a
+        reference exists ``reference_auc`` and ``normalised_auc`` (of the weighted AUC
+        when weighted).
+    """
+    from zeroad.evaluation.physics import normalised_auc
+
+    rows = []
+    for mass, scores in signal_scores.items():
+        row = {"mass": mass, **point_metrics(
+            background_scores, scores, background_weights,
+            None if signal_weights is None else signal_weights[mass])}
+        reference = (reference_aucs or {}).get(mass)
+        if reference is not None:
+            auc = row["weighted_auc"] if background_weights is not None else row["auc"]
+            row["reference_auc"] = reference
+            row["normalised_auc"] = normalised_auc(auc, reference)
+        rows.append(row)
+    return rows
+
+
+def scan_figure(values: Mapping[str, Mapping[float, float]], *, ylabel: str, title: str,
+                reference_line: float | None = None,
+                errors: Mapping[str, Mapping[float, float]] | None = None):
+    """A quantity against the mass: ``{model: {mass: value}}``, one line per model, with
+    error bars where ``errors`` (same layout) gives them."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for model, points in values.items():
+        masses = sorted(points)
+        bars = (errors or {}).get(model)
+        ax.errorbar(masses, [points[m] for m in masses], marker="o", label=model, capsize=3,
+                    yerr=None if bars is None else [bars[m] for m in masses])
+    if reference_line is not None:
+        ax.axhline(reference_line, color="0.6", linestyle=":", linewidth=1)
+    ax.set(xlabel="mass parameter (signal label)", ylabel=ylabel, title=title)
+    ax.legend(fontsize="small")
+    return fig
 
 
 def model_params(name: str, reference_mass: float) -> dict[str, Any]:
@@ -199,19 +274,11 @@ def _model_rows(name: str, data: dict, seed: int, masses: list[float], reference
         return [{**base, "dataset": _dataset(m), "mass": m,
                  "params": _config_key(name, reference_mass), "auc": None,
                  "error": error, "traceback": traceback.format_exc(limit=5)} for m in masses]
-    rows = []
-    for mass in masses:
-        row = {**base, "dataset": _dataset(mass), "mass": mass,
-               "params": canonical_params(params), "fit_seconds": fit_seconds,
-               **_metrics(scores["background"], scores[mass])}
-        supervised = reference.get((seed, mass))
-        if name != SUPERVISED and supervised is not None:
-            from zeroad.evaluation.physics import normalised_auc
-
-            row["reference_auc"] = supervised
-            row["normalised_auc"] = normalised_auc(row["auc"], supervised)
-        rows.append(row)
-    return rows
+    references = {} if name == SUPERVISED else \
+        {m: reference[(seed, m)] for m in masses if (seed, m) in reference}
+    points = mass_points(scores["background"], {m: scores[m] for m in masses}, references)
+    return [{**base, "dataset": _dataset(point["mass"]), "params": canonical_params(params),
+             "fit_seconds": fit_seconds, **point} for point in points]
 
 
 def scan_tables(rows: list[dict[str, Any]]):

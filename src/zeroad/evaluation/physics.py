@@ -17,7 +17,8 @@ An event *passes* a threshold ``t`` when its score is strictly greater than ``t`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -209,3 +210,74 @@ def normalised_auc(auc: float, reference_auc: float) -> float:
     if not 0.0 < reference_auc <= 1.0:
         raise InputError(f"reference_auc must be a number in (0, 1], got {reference_auc}")
     return auc / reference_auc
+
+
+DEFAULT_BOOTSTRAP = 200
+
+
+def _poisson_replicas(y: np.ndarray, weights: np.ndarray, n_bootstrap: int,
+                      seed: int) -> Iterator[np.ndarray]:
+    """Weights of bootstrap replicas: each event's weight times a Poisson(1) count.
+
+    The Poisson bootstrap resamples weighted events the way a repeated experiment would;
+    a replica in which a class has no weight left is skipped.
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(n_bootstrap):
+        replica = weights * rng.poisson(1.0, size=weights.shape[0])
+        if replica[y == 0].sum() > 0 and replica[y == 1].sum() > 0:
+            yield replica
+
+
+def _spread(values: list[float], n_bootstrap: int) -> float:
+    """Standard deviation of the finite replica values; NaN when half or more are not."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.std(finite, ddof=1)) if len(finite) > max(n_bootstrap // 2, 1) else math.nan
+
+
+def efficiency_uncertainties(y: ArrayLike, scores: ArrayLike, weights: ArrayLike | None = None,
+                             background_efficiencies: Sequence[float] =
+                             DEFAULT_BACKGROUND_EFFICIENCIES, n_bootstrap: int =
+                             DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[float, tuple[float, float]]:
+    """Signal efficiency at each working point with its bootstrap uncertainty.
+
+    The uncertainty is the standard deviation over ``n_bootstrap`` Poisson-bootstrap
+    replicas of all events (background and signal together), so it holds both the
+    signal count and the threshold's own fluctuation, which dominates at background
+    efficiencies near ``1 / n_background``.
+
+    Returns
+    -------
+    dict
+        ``{background_efficiency: (signal_efficiency, uncertainty)}``. The efficiency
+        is NaN where the sample cannot resolve the working point (see
+        :func:`signal_efficiency_at`); the uncertainty is NaN too when half or more of
+        the replicas cannot.
+    """
+    y, scores, weights = _check_inputs(y, scores, weights)
+    targets = [_check_background_efficiency(b) for b in background_efficiencies]
+    replicas: dict[float, list[float]] = {t: [] for t in targets}
+    for replica in _poisson_replicas(y, weights, n_bootstrap, seed):
+        for target in targets:
+            replicas[target].append(_signal_efficiency(y, scores, replica, target))
+    return {t: (_signal_efficiency(y, scores, weights, t), _spread(replicas[t], n_bootstrap))
+            for t in targets}
+
+
+def auc_uncertainty(y: ArrayLike, scores: ArrayLike, weights: ArrayLike | None = None,
+                    n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
+    """:func:`weighted_roc_auc` and its Poisson-bootstrap standard deviation."""
+    y, scores, weights = _check_inputs(y, scores, weights)
+    # Scores are ranked once; each replica only re-sums weights per tied-score group.
+    groups = np.unique(scores, return_inverse=True)[1]
+    n_groups = int(groups.max()) + 1
+
+    def auc(w: np.ndarray) -> float:
+        background = np.bincount(groups, w * (y == 0), minlength=n_groups)
+        signal = np.bincount(groups, w * (y == 1), minlength=n_groups)
+        below = np.cumsum(background) - background
+        return float((signal * (below + 0.5 * background)).sum()
+                     / (signal.sum() * background.sum()))
+
+    values = [auc(r) for r in _poisson_replicas(y, weights, n_bootstrap, seed)]
+    return auc(weights), _spread(values, n_bootstrap)
