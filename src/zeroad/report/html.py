@@ -114,7 +114,11 @@ def build_report(results: BenchmarkResults, *, title: str | None = None) -> str:
         "<h2>Provenance</h2>",
         _provenance(results),
     ]
-    body = "\n".join(parts)
+    return html_page(title, "\n".join(parts))
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained HTML page: ``body`` (HTML) under ``title``, with the reports' style."""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"

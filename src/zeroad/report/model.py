@@ -24,7 +24,7 @@ import numpy as np
 from zeroad._version import __version__
 from zeroad.errors import InputError, ZeroadError
 from zeroad.evaluation.metrics import average_precision, roc_auc
-from zeroad.report.html import _CSS, _figure_html, _num
+from zeroad.report.html import _figure_html, _num, html_page
 
 
 @dataclass
@@ -224,10 +224,7 @@ def build_model_report(evaluation: ModelEvaluation, *, title: str | None = None,
         _figures(evaluation),
         f'<p class="muted">Generated {escape(generated)} by zeroad {escape(__version__)}.</p>',
     ])
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-            f"<body>\n{body}\n</body>\n</html>\n")
+    return html_page(title, body)
 
 
 def _summary_table(ev: ModelEvaluation, data_name: str | None) -> str:

@@ -26,7 +26,7 @@ from zeroad.evaluation.samples import (
     SamplesEvaluation,
     SignalResult,
 )
-from zeroad.report.html import _CSS, _figure_html, _num
+from zeroad.report.html import _figure_html, _num, html_page
 
 _BINS = 50
 
@@ -250,7 +250,4 @@ def build_physics_report(ev: SamplesEvaluation, *, title: str | None = None,
         body.append(f'<p class="muted">Command: <code>{escape(command)}</code></p>')
     body.append(f'<p class="muted">Generated {escape(generated)} by zeroad '
                 f"{escape(__version__)}.</p>")
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-            f"<body>\n{chr(10).join(body)}\n</body>\n</html>\n")
+    return html_page(title, "\n".join(body))
