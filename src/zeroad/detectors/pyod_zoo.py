@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import random
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +46,7 @@ from zeroad.detectors.validation import (
 from zeroad.errors import DegenerateModelError
 
 _STATE_PREFIX = "pyod__"
+_NETWORK_PREFIX = "pyod_network__"
 # PyOD's own bookkeeping, recomputed by zeroad (scores, threshold) or unused by scoring.
 _NOT_SAVED = ("decision_scores_", "labels_", "threshold_", "_mu", "_sigma", "_classes")
 
@@ -66,6 +70,13 @@ class PyODModel:
     fit : replaces ``model.fit(Xs)`` where PyOD needs help on zeroad's data.
     check : raises ValueError when restored state would make PyOD's unchecked code
         read outside its arrays.
+    to_pyod : turns zeroad's parameter values into PyOD's keyword arguments where
+        they differ (a tuple of widths for PyOD's list, ``weight_decay`` for its
+        ``optimizer_params``).
+    network : attribute of a PyTorch-based PyOD model that holds its ``nn.Module``;
+        its weights are saved as arrays and loaded into a network that ``build``
+        constructs from the model's parameters, as PyOD's own fit does.
+    tensors : fitted attributes that are tensors (saved as arrays).
     """
 
     name: str
@@ -77,6 +88,10 @@ class PyODModel:
     seeded: bool = False
     fit: Callable | None = None
     check: Callable | None = None
+    to_pyod: Callable[[dict], dict] | None = None
+    network: str | None = None
+    build: Callable | None = None
+    tensors: tuple[str, ...] = ()
 
     @property
     def pyod_class(self) -> type:
@@ -128,6 +143,80 @@ def _all_rows(n_rows: int) -> int:
     return n_rows
 
 
+@dataclass(frozen=True)
+class Layers:
+    """Layer widths for a PyOD network: a tuple or list of at least ``minimum`` integers >= 1."""
+
+    minimum: int = 1
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, tuple | list) and len(value) >= self.minimum and all(
+            Integer(1).accepts(v) for v in value)
+
+    def __str__(self) -> str:
+        return f"a tuple or list of at least {self.minimum} layer widths (integers >= 1)"
+
+
+def _deep_learning_kwargs(params: dict) -> dict:
+    """zeroad's values as PyOD's ``BaseDeepLearningDetector`` subclasses take them."""
+    params = dict(params)
+    params["optimizer_params"] = {"weight_decay": params.pop("weight_decay")}
+    params["hidden_neuron_list"] = list(params["hidden_neuron_list"])
+    return params
+
+
+def _build_deep_learning(model) -> None:
+    model.build_model()
+
+
+def _deep_svdd_kwargs(params: dict) -> dict:
+    return {**params, "hidden_neurons": list(params["hidden_neurons"])}
+
+
+def _build_deep_svdd(model) -> None:
+    from pyod.models.deep_svdd import InnerDeepSVDD
+
+    model.model_ = InnerDeepSVDD(model.n_features, use_ae=model.use_ae,
+                                 hidden_neurons=model.hidden_neurons,
+                                 hidden_activation=model.hidden_activation,
+                                 output_activation=model.output_activation,
+                                 dropout_rate=model.dropout_rate,
+                                 l2_regularizer=model.l2_regularizer)
+
+
+def _check_features(attribute: str) -> Callable:
+    def check(model, n_features):
+        if getattr(model, attribute) != n_features:
+            raise ValueError(f"{attribute}={getattr(model, attribute)!r} for {n_features} "
+                             "features")
+    return check
+
+
+@contextmanager
+def _seeded_randomness(seed: int) -> Iterator[None]:
+    """PyOD's deep models seed and draw from the global generators of torch, NumPy and
+    Python (and set PYTHONHASHSEED); they are seeded with ``seed`` here and restored
+    afterwards, so a fit neither depends on nor changes the caller's random state."""
+    import torch
+
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    hash_seed = os.environ.get("PYTHONHASHSEED")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
+            if hash_seed is None:
+                os.environ.pop("PYTHONHASHSEED", None)
+            else:
+                os.environ["PYTHONHASHSEED"] = hash_seed
+
+
+_ACTIVATIONS = Options("relu", "elu", "leaky_relu", "tanh", "sigmoid", "softplus", "identity")
 _MINKOWSKI = (2, MINKOWSKI_POWER)
 _SUBSAMPLE = AnyOf(Options("auto"), Integer(1), Real(0, 1, closed="right"))
 
@@ -221,6 +310,30 @@ PYOD_MODELS: tuple[PyODModel, ...] = (
         "PyODSampling", "pyod.models.sampling:Sampling",
         {"subset_size": (20, AnyOf(Integer(1), Real(0, 1, closed="neither")))},
         fitted=("subset", "dist"), row_caps={"subset_size": _all_rows}, seeded=True),
+    PyODModel(
+        "PyODAutoEncoder", "pyod.models.auto_encoder:AutoEncoder",
+        {"hidden_neuron_list": ((64, 32), Layers(1)),
+         "hidden_activation_name": ("relu", _ACTIVATIONS), "batch_norm": (True, Boolean()),
+         "dropout_rate": (0.2, Real(0, 1, closed="left")), "lr": (1e-3, POSITIVE),
+         "weight_decay": (1e-5, NON_NEGATIVE), "epoch_num": (10, Integer(1)),
+         "batch_size": (32, Integer(1)), "preprocessing": (True, Boolean())},
+        fitted=("feature_size", "data_num", "X_mean", "X_std"),
+        fixed={"device": "cpu", "verbose": 0}, row_caps={"batch_size": _all_rows},
+        seeded=True, to_pyod=_deep_learning_kwargs, network="model",
+        build=_build_deep_learning, check=_check_features("feature_size")),
+    PyODModel(
+        "PyODDeepSVDD", "pyod.models.deep_svdd:DeepSVDD",
+        {"hidden_neurons": ((64, 32), Layers(2)), "hidden_activation": ("relu", _ACTIVATIONS),
+         "output_activation": ("sigmoid", _ACTIVATIONS), "use_ae": (False, Boolean()),
+         "dropout_rate": (0.2, Real(0, 1, closed="left")),
+         "l2_regularizer": (0.5e-6, NON_NEGATIVE), "learning_rate": (1e-4, POSITIVE),
+         "epochs": (100, Integer(1)), "batch_size": (32, Integer(1)),
+         "validation_size": (0.1, Real(0, 1, closed="neither")),
+         "preprocessing": (True, Boolean())},
+        fitted=("n_features_", "scaler_", "c_"), fixed={"verbose": 0},
+        row_caps={"batch_size": _all_rows}, seeded=True, to_pyod=_deep_svdd_kwargs,
+        network="model_", build=_build_deep_svdd, tensors=("c_",),
+        check=_check_features("n_features_")),
 )
 
 
@@ -243,25 +356,36 @@ class PyODDetector(BaseDetector):
         for name, cap in spec.row_caps.items():
             if isinstance(kwargs[name], int | np.integer) and not isinstance(kwargs[name], bool):
                 kwargs[name] = int(min(kwargs[name], cap(n_rows)))
+        if spec.to_pyod is not None:
+            kwargs = spec.to_pyod(kwargs)
         if spec.seeded:
             kwargs["random_state"] = self._seed
+        if "n_features" in inspect.signature(spec.pyod_class).parameters:
+            kwargs["n_features"] = self.n_features_in_
         return {**kwargs, **spec.fixed}
 
-    def _new_model(self, n_rows: int):
-        return self._pyod.pyod_class(**self._pyod_kwargs(n_rows))
+    @contextmanager
+    def _pyod_context(self) -> Iterator[None]:
+        with warnings.catch_warnings():
+            # PyOD's notes on its own thresholding and scikit-learn's capping of k: zeroad
+            # places the threshold itself and caps k.
+            warnings.simplefilter("ignore", UserWarning)
+            if self._pyod.network is None:
+                yield
+            else:
+                with _seeded_randomness(self._seed):
+                    yield
 
     def _fit_model(self, Xs):
         self.n_training_rows_ = int(Xs.shape[0])
-        model = self._new_model(self.n_training_rows_)
-        with warnings.catch_warnings():
-            # PyOD's notes on its own thresholding and sklearn's capping of k: zeroad
-            # places the threshold itself and caps k above.
-            warnings.simplefilter("ignore", UserWarning)
+        with self._pyod_context():
+            model = self._pyod.pyod_class(**self._pyod_kwargs(self.n_training_rows_))
             (self._pyod.fit or type(model).fit)(model, Xs)
         self.model_ = model
 
     def _score(self, Xs):
-        scores = self.model_.decision_function(Xs)
+        with self._pyod_context():
+            scores = self.model_.decision_function(Xs)
         if np.shape(scores) != (Xs.shape[0],) and np.size(scores) != Xs.shape[0]:
             raise DegenerateModelError(f"{type(self).__name__}: PyOD gave {np.shape(scores)} "
                                        f"scores for {Xs.shape[0]} rows")
@@ -277,28 +401,56 @@ class PyODDetector(BaseDetector):
         state = {k: v for k, v in vars(self).items()
                  if k.endswith("_") and not k.startswith("_") and k != "model_"}
         for attribute in self._pyod.fitted:
-            state[_STATE_PREFIX + attribute] = getattr(self.model_, attribute)
+            value = getattr(self.model_, attribute)
+            if attribute in self._pyod.tensors:
+                value = value.detach().cpu().numpy()
+            state[_STATE_PREFIX + attribute] = value
+        if self._pyod.network is not None:
+            network = getattr(self.model_, self._pyod.network)
+            for key, tensor in network.state_dict().items():
+                state[_NETWORK_PREFIX + key] = tensor.detach().cpu().numpy()
         return state
 
     def _restore_state(self, state: dict) -> None:
-        expected = {_STATE_PREFIX + a for a in self._pyod.fitted}
+        spec = self._pyod
+        expected = {_STATE_PREFIX + a for a in spec.fitted}
         given = {k for k in state if k.startswith(_STATE_PREFIX)}
         if given != expected:
             raise ValueError(f"PyOD state {sorted(given)}, expected {sorted(expected)}")
+        weights = {}
         for key, value in state.items():
-            if not key.startswith(_STATE_PREFIX):
+            if key.startswith(_NETWORK_PREFIX):
+                weights[key[len(_NETWORK_PREFIX):]] = value
+            elif not key.startswith(_STATE_PREFIX):
                 setattr(self, key, value)
         if not isinstance(self.n_training_rows_, int) or self.n_training_rows_ < 1:
             raise ValueError(f"n_training_rows_={self.n_training_rows_!r}")
-        model = self._new_model(self.n_training_rows_)
-        for attribute in self._pyod.fitted:
-            setattr(model, attribute, state[_STATE_PREFIX + attribute])
+        if weights and spec.network is None:
+            raise ValueError(f"network weights {sorted(weights)[:3]} for a model without one")
+        with self._pyod_context():
+            model = spec.pyod_class(**self._pyod_kwargs(self.n_training_rows_))
+        for attribute in spec.fitted:
+            value = state[_STATE_PREFIX + attribute]
+            if attribute in spec.tensors:
+                import torch
+
+                value = torch.from_numpy(np.asarray(value, dtype=np.float32))
+            setattr(model, attribute, value)
         # PyOD's fitted check asks for its in-sample scores and threshold, which are the
         # training scores zeroad keeps.
         model.decision_scores_ = np.asarray(self.decision_scores_, dtype=np.float64)
         model._process_decision_scores()
-        if self._pyod.check is not None:
-            self._pyod.check(model, self.n_features_in_)
+        if spec.check is not None:
+            spec.check(model, self.n_features_in_)
+        if spec.network is not None:
+            import torch
+
+            with self._pyod_context():
+                spec.build(model)
+            network = getattr(model, spec.network)
+            network.load_state_dict({k: torch.from_numpy(np.asarray(v))
+                                     for k, v in weights.items()})
+            network.eval()
         self.model_ = model
 
 
