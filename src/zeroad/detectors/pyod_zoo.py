@@ -115,6 +115,7 @@ def _fit_cblof(model, Xs):
         model.large_cluster_labels_ = np.arange(model.n_clusters_)
         model._large_cluster_centers = model.cluster_centers_
         model.decision_scores_ = model._decision_function(Xs, model.cluster_labels_)
+        model._process_decision_scores()
 
 
 def _check_cblof(model, n_features):
