@@ -229,7 +229,7 @@ PYOD_MODELS: tuple[PyODModel, ...] = (
         row_caps={"n_neighbors": _below_rows}),
     PyODModel(
         "PyODCBLOF", "pyod.models.cblof:CBLOF",
-        {"n_clusters": (8, Integer(2)), "alpha": (0.9, Real(0, 1, closed="neither")),
+        {"n_clusters": (8, Integer(1)), "alpha": (0.9, Real(0, 1, closed="neither")),
          "beta": (5, Real(1, None, closed="neither")), "use_weights": (False, Boolean())},
         fitted=("clustering_estimator_", "cluster_labels_", "cluster_sizes_", "n_clusters_",
                 "cluster_centers_", "_clustering_threshold", "small_cluster_labels_",
