@@ -47,8 +47,6 @@ from zeroad.errors import DegenerateModelError
 
 _STATE_PREFIX = "pyod__"
 _NETWORK_PREFIX = "pyod_network__"
-# PyOD's own bookkeeping, recomputed by zeroad (scores, threshold) or unused by scoring.
-_NOT_SAVED = ("decision_scores_", "labels_", "threshold_", "_mu", "_sigma", "_classes")
 
 
 @dataclass(frozen=True)
