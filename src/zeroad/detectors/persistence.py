@@ -76,7 +76,7 @@ SKOPS_PROTOCOL = 2
 # 20 features; Mahalanobis mcd / ledoit_wolf / empirical; every KDE kernel;
 # every GMM covariance type; every one-class SVM kernel; IsolationForest with and
 # without bootstrap; the neural detectors, whose weights are arrays; AutoDetector
-# with one and several members), walking each schema and listing
+# with one and several members; the pyod_* detectors), walking each schema and listing
 # skops.io.get_untrusted_types. tests/test_model_files.py repeats the derivation
 # and fails when the list and what zeroad writes differ in either direction.
 ALLOWED_SKOPS_NODES: dict[str, frozenset[str]] = {
@@ -89,6 +89,8 @@ ALLOWED_SKOPS_NODES: dict[str, frozenset[str]] = {
     "NdArrayNode": frozenset({"numpy.ndarray", "numpy.float64"}),
     "TreeNode": frozenset({"sklearn.tree._tree.Tree"}),
     "ObjectNode": frozenset({
+        # PyOD's CBLOF clusters with it; zeroad.detectors.pyod_zoo checks its centres.
+        "sklearn.cluster._kmeans.KMeans",
         "sklearn.covariance._empirical_covariance.EmpiricalCovariance",
         "sklearn.covariance._robust_covariance.MinCovDet",
         "sklearn.covariance._shrunk_covariance.LedoitWolf",
