@@ -167,6 +167,11 @@ class ICL(NeuralDetector):
     stop (EntropyStop is available); "leaky_relu" has slope 0.01; every other
     window of the row is a negative (the reference samples 1,000, more than any
     row has).
+
+    Fit time of the default, ``make_detector("icl", random_state=0).fit`` on
+    ``one_class_split(adbench:cardio, seed=0)`` (827 training rows, 21 features),
+    one torch thread on the shared 2-core machine (load average ~8), 2026-12-03:
+    11.0 s; test AUC 0.883.
     """
 
     _parameter_rules = {"window": AnyOf(Integer(1), Options(None)), "rep_dim": Integer(1),
@@ -292,6 +297,11 @@ class NeuTraLAD(NeuralDetector):
     the cosine-based score of a row does not change when the row is scaled: a row
     100 standard deviations out scores like one at 1 in the same direction.
     "leaky_relu" has slope 0.01 as in DeepOD.
+
+    Fit time of the default, ``make_detector("neutral_ad", random_state=0).fit`` on
+    ``one_class_split(adbench:cardio, seed=0)`` (827 training rows, 21 features),
+    one torch thread on the shared 2-core machine (load average ~8), 2026-12-03:
+    1.1 s; test AUC 0.866.
     """
 
     _parameter_rules = {"n_transforms": Integer(2), "rep_dim": Integer(1),
@@ -370,6 +380,11 @@ class MCM(NeuralDetector):
     0.05 held constant is far above the reference's average rate); AdamW's
     decoupled weight decay; "leaky_relu" has slope 0.01; no pick of the
     lowest-loss epoch (EntropyStop is available).
+
+    Fit time of the default, ``make_detector("mcm", random_state=0).fit`` on
+    ``one_class_split(adbench:cardio, seed=0)`` (827 training rows, 21 features),
+    one torch thread on the shared 2-core machine (load average ~8), 2026-12-03:
+    1.5 s; test AUC 0.968.
     """
 
     _parameter_rules = {"n_masks": Integer(2), "rep_dim": Integer(1),
@@ -472,6 +487,11 @@ class GOAD(NeuralDetector):
     loaded 2-core machine, 2026-12-03); AdamW with betas (0.9, 0.999);
     "leaky_relu" has slope 0.01; with EntropyStop the kept weights may be an
     earlier epoch's than the centres.
+
+    Fit time of the default, ``make_detector("goad", random_state=0).fit`` on
+    ``one_class_split(adbench:cardio, seed=0)`` (827 training rows, 21 features),
+    one torch thread on the shared 2-core machine (load average ~8), 2026-12-03:
+    0.6 s; test AUC 0.843.
     """
 
     _parameter_rules = {"n_transforms": Integer(2), "transform_dim": Integer(1),
