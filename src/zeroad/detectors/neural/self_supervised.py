@@ -440,10 +440,12 @@ class _GOADNetwork(nn.Module):
                  activation, rational_init, dropout):
         super().__init__()
         self.register_buffer("maps", torch.randn(n_transforms, n_features, transform_dim))
-        self.trunk = nn.Linear(transform_dim, width, bias=False)
-        self.head = nn.Sequential(
-            make_activation(activation, rational_init),
-            mlp([width, *hidden_layers, n_transforms], activation, rational_init, dropout))
+        # The reference's features are taken after the activation: its in-place
+        # LeakyReLU overwrites the trunk's output, which is then used for the centres.
+        self.trunk = nn.Sequential(nn.Linear(transform_dim, width, bias=False),
+                                   make_activation(activation, rational_init))
+        self.head = mlp([width, *hidden_layers, n_transforms], activation, rational_init,
+                        dropout)
         for layer in self.modules():
             if isinstance(layer, nn.Linear):
                 nn.init.xavier_normal_(layer.weight, gain=math.sqrt(2.0))
@@ -460,11 +462,10 @@ class GOAD(NeuralDetector):
     ``transform_dim``) each give a transformed copy of a row; one network,
     applied to every copy, predicts which map made it (cross-entropy) while a
     triplet-centre loss (weight ``centre_weight``, margin ``margin``) pulls each
-    copy's feature towards its map's centre (the batch mean of that map's
-    features) and away from the nearest other centre. The centres kept for
-    scoring are the average of the last epoch's batch means, as in the reference
-    code (the features are a bias-free linear map of standardised rows, so their
-    exact training mean is ~0 for every map, which would make every score equal).
+    copy's feature (a bias-free linear layer then the activation) towards its
+    map's centre (the batch mean of that map's features) and away from the
+    nearest other centre. The centres kept for scoring are the average of the
+    last epoch's batch means, as in the reference code.
     A row's score is -sum over maps of log P(map k | copy k), with P the softmax
     of minus the squared distances to the centres (floored at ``eps``).
 
@@ -472,8 +473,9 @@ class GOAD(NeuralDetector):
     ----------
     n_transforms : number of random maps (paper: 256; default 64, see below).
     transform_dim : output size of each map (paper: 32).
-    width : size of the feature layer (paper: 8); LeakyReLU(0.2) then linear layers
-        (widths ``hidden_layers``, paper: none) to the ``n_transforms`` logits.
+    width : size of the feature layer (paper: 8), after which come LeakyReLU(0.2)
+        and linear layers (widths ``hidden_layers``, paper: none) to the
+        ``n_transforms`` logits.
         Weights start Xavier-normal (gain √2).
     centre_weight, margin, eps : the triplet-centre loss weight (0.1), its margin
         (1) and the distance floor of the score (0).
