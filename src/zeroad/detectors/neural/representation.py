@@ -176,7 +176,8 @@ class RCA(NeuralDetector):
         epochs = iter(range(int(self.epochs)))
 
         def draw(generator):
-            return X, torch.full((X.shape[0],), self.kept_fraction(next(epochs)))
+            return X, torch.full((X.shape[0],), self.kept_fraction(next(epochs)),
+                              dtype=torch.float64)
         return draw
 
     def _batch_loss(self, network, inputs, targets):
