@@ -98,6 +98,8 @@ class DTENonParametric(BaseDetector):
     estimate : {"mode", "mode_step", "mean_step"}
         See above.
 
+    Notes
+    -----
     Paper defaults (github vicliv/DTE, ``DTENonParametric``): ``n_neighbors=5``,
     ``n_steps=300``, the most probable step, on standardised data; zeroad's default
     is the same but for the untied mode, whose AUC is also the closer to the published
@@ -156,8 +158,11 @@ class DTECategorical(NeuralDetector):
     n_steps : int, diffusion steps ``T``.
     n_bins : int, diffusion-time classes.
     double_softmax : bool, see above.
-    Training parameters as :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
+    Notes
+    -----
+    The training parameters are those of
+    :class:`~zeroad.detectors.neural.models.NeuralDetector`.
     Paper defaults: hidden (256, 512, 256), ReLU, dropout 0.5, ``n_steps=400``,
     ``n_bins=7``, 400 epochs of batches of 64, Adam with learning rate 1e-4 and L2
     weight decay 5e-4, standardised data. The class's defaults are the same but for

@@ -97,6 +97,8 @@ class DeepIsolationForest(BaseDetector):
     activation : {"tanh", "relu", "sigmoid", "leaky_relu"}.
     ensemble : {"independent", "batch"}, see above.
 
+    Notes
+    -----
     Defaults: those of the reference implementation, DeepOD's
     ``DeepIsolationForest`` (github xuhongzuo/DeepOD): ``n_ensemble=50``,
     ``n_estimators=6``, ``max_samples=256``, hidden (100, 50), ``rep_dim=128``, ReLU,

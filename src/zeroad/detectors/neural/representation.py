@@ -142,10 +142,11 @@ class RCA(NeuralDetector):
     anomaly_ratio : fraction of each batch left out once ``beta`` is at its floor.
     alpha : fraction of the epochs over which ``beta`` falls.
     n_dropout_masks : members of the test-time dropout ensemble.
-    Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Notes
     -----
+    The other parameters are those of :class:`~zeroad.detectors.neural.models.NeuralDetector`.
+
     Paper and DeepOD defaults: hidden (100, 50), code 128, LeakyReLU, no bias
     terms, dropout 0.5, anomaly ratio 0.02, alpha 0.5, 10 test-time passes, Adam
     with learning rate 1e-3, batch 64, 100 epochs; these are the defaults here.
@@ -240,10 +241,11 @@ class RDP(NeuralDetector):
     ----------
     hidden_layers : widths of both networks' hidden layers.
     out_dim : width of their outputs (DeepOD's ``rep_dim``).
-    Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Notes
     -----
+    The other parameters are those of :class:`~zeroad.detectors.neural.models.NeuralDetector`.
+
     DeepOD defaults, used here: hidden (100, 50), output 128, LeakyReLU, no bias
     terms, Adam with learning rate 1e-3, batch 64, 100 epochs; training pairs
     each row of a batch with a random other row of the batch.
@@ -320,10 +322,11 @@ class REPEN(NeuralDetector):
     out_dim : width of the representation (DeepOD's ``rep_dim``).
     n_subsamples, subsample_size : LeSiNN's ensemble size and subsample size.
     margin : the triplet loss's margin, on squared distances.
-    Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Notes
     -----
+    The other parameters are those of :class:`~zeroad.detectors.neural.models.NeuralDetector`.
+
     DeepOD defaults, used here: hidden (100, 50), representation 128,
     LeakyReLU, no bias terms, LeSiNN with 50 subsamples of 8, margin 1000, Adam
     with learning rate 1e-3, batch 64, 100 epochs of ``n_rows // batch_size``
@@ -464,7 +467,10 @@ class SLAD(NeuralDetector):
     subspace_pool_size : how many distinct subspace sizes (each with its own
         projection) to draw from 1..n_features.
     magnify_factor : scales the scale labels before the softmax.
-    Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
+
+    Notes
+    -----
+    The other parameters are those of :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Attributes
     ----------

@@ -153,6 +153,9 @@ class ICL(NeuralDetector):
     rep_dim : embedding size (paper: 200; default 32); the window network is
         window -> rep_dim/4 -> rep_dim/2 -> rep_dim.
     temperature : contrastive temperature (reference code: 0.1).
+
+    Notes
+    -----
     Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Paper configuration (the DTE repository's ICL, used for its per-dataset
@@ -287,6 +290,9 @@ class NeuTraLAD(NeuralDetector):
         (DeepOD: 100, 50 -> 128; default 32, 32 -> 32).
     temperature : contrastive temperature (paper: 0.1).
     bias : whether the encoder and the transformations have biases (DeepOD: no).
+
+    Notes
+    -----
     Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Reference configuration (DeepOD's NeuTraL): ``NeuTraLAD(transform_layers=(50,),
@@ -370,6 +376,9 @@ class MCM(NeuralDetector):
     hidden_layers, rep_dim : the encoder's hidden widths and code size (paper:
         256, 256 -> 128; default 32, 32 -> 16); the decoder mirrors it. No biases.
     diversity : weight of the mask-diversity loss (paper: lambda = 5).
+
+    Notes
+    -----
     Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Paper configuration (the MCM repository's main.py): ``MCM(hidden_layers=(256,
@@ -479,6 +488,9 @@ class GOAD(NeuralDetector):
         Weights start Xavier-normal (gain √2).
     centre_weight, margin, eps : the triplet-centre loss weight (0.1), its margin
         (1) and the distance floor of the score (0).
+
+    Notes
+    -----
     Other parameters: see :class:`~zeroad.detectors.neural.models.NeuralDetector`.
 
     Paper configuration (the DTE repository's GOAD, as the official tabular code):
