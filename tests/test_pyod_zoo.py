@@ -166,6 +166,9 @@ TAMPERED = {
                                   lambda m: m["fitted"].update(n_training_rows_="many")),
     "feature count of the network": ("pyod_autoencoder", {"epoch_num": 1}, "meta",
                                      lambda m: m["fitted"].update(pyod__feature_size=7)),
+    # LUNAR's network reads n_neighbours distances: another k must not meet these weights
+    "lunar neighbour count": ("pyod_lunar", {"n_epochs": 1}, "meta",
+                              lambda m: m["params"].update(n_neighbours=7)),
 }
 
 

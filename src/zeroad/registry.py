@@ -29,7 +29,9 @@ class DetectorSpec:
     space : the hyperparameter search space as data (see :func:`to_flaml_space`).
     low_cost : FLAML ``low_cost_partial_config``: the cheap corner of the space.
     library_default : what a PyOD / scikit-learn user gets without tuning.
-    default : zeroad's default (the learned one once a portfolio ships).
+    default : zeroad's default: the learned one where a portfolio ships it, else the
+        entry's ``default`` (a cheaper training than the library's), else
+        ``library_default``.
     """
 
     name: str
@@ -154,7 +156,8 @@ def _registry() -> dict[str, DetectorSpec]:
     return {
         name: DetectorSpec(name=name, class_path=entry["class"], space=entry["space"],
                            low_cost=entry["low_cost"], library_default=entry["library_default"],
-                           default=learned.get(name, entry["library_default"]))
+                           default=learned.get(name, entry.get("default",
+                                                               entry["library_default"])))
         for name, entry in entries.items()
     }
 

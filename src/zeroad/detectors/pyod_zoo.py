@@ -215,6 +215,22 @@ def _seeded_randomness(seed: int) -> Iterator[None]:
                 os.environ["PYTHONHASHSEED"] = hash_seed
 
 
+def _build_lunar(model) -> None:
+    """LUNAR builds its network in ``__init__`` from ``n_neighbours``; the weights are
+    loaded into that one."""
+
+
+def _check_lunar(model, n_features):
+    k = int(model.n_neighbours)
+    fitted = np.shape(model.neigh._fit_X)
+    if len(fitted) != 2 or fitted[1] != n_features or fitted[0] < k:
+        raise ValueError(f"neighbour index of shape {fitted} for {k} neighbours of "
+                         f"{n_features} features")
+    if getattr(model.scaler_, "n_features_in_", None) != n_features:
+        raise ValueError(f"LUNAR's scaler was fitted on {model.scaler_.n_features_in_} "
+                         f"features, not {n_features}")
+
+
 _ACTIVATIONS = Options("relu", "elu", "leaky_relu", "tanh", "sigmoid", "softplus", "identity")
 _MINKOWSKI = (2, MINKOWSKI_POWER)
 _SUBSAMPLE = AnyOf(Options("auto"), Integer(1), Real(0, 1, closed="right"))
@@ -309,6 +325,17 @@ PYOD_MODELS: tuple[PyODModel, ...] = (
         "PyODSampling", "pyod.models.sampling:Sampling",
         {"subset_size": (20, AnyOf(Integer(1), Real(0, 1, closed="neither")))},
         fitted=("subset", "dist"), row_caps={"subset_size": _all_rows}, seeded=True),
+    PyODModel(
+        "PyODLUNAR", "pyod.models.lunar:LUNAR",
+        {"model_type": ("WEIGHT", Options("WEIGHT", "SCORE")),
+         "n_neighbours": (5, Integer(1)),
+         "negative_sampling": ("MIXED", Options("UNIFORM", "SUBSPACE", "MIXED")),
+         "val_size": (0.1, Real(0, 1, closed="neither")), "epsilon": (0.1, POSITIVE),
+         "proportion": (1.0, POSITIVE), "n_epochs": (200, Integer(1)),
+         "lr": (1e-3, POSITIVE), "wd": (0.1, NON_NEGATIVE)},
+        fitted=("scaler_", "neigh"), fixed={"n_jobs": 1},
+        row_caps={"n_neighbours": _below_rows}, seeded=True, network="network",
+        build=_build_lunar, check=_check_lunar),
     PyODModel(
         "PyODAutoEncoder", "pyod.models.auto_encoder:AutoEncoder",
         {"hidden_neuron_list": ((64, 32), Layers(1)),
