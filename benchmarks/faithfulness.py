@@ -10,19 +10,28 @@ paper (or the DTE repository's tables) reports under the one-class protocol:
      "auc": {"adbench:wbc": 0.92, ...},            # published mean AUC per dataset
      "note": "what differs from the paper, if anything"}
 
-This script fits the detector with that config on the same split as the paper
-(:func:`zeroad.data.protocol.one_class_split` with no caps: half of the normal rows
-train, the rest plus every anomaly test) for each dataset and seed, and writes into
-``--out``:
+This script fits the detector with that config for each dataset and seed on one of
+two splits (``--split``), both with no row caps:
 
-- ``results.jsonl``: one row per (detector, dataset, seed), with AUC, fit and score
-  seconds; rerun the same command to resume;
-- ``faithfulness.md``: per detector and dataset, our mean AUC (and its standard
-  deviation over seeds), the published figure, the difference and whether it is
-  within the stated tolerance.
+- ``random`` (the default): zeroad's protocol v1,
+  :func:`zeroad.data.protocol.one_class_split`: a random half of the normal rows per
+  seed trains, the rest plus every anomaly test;
+- ``file-order``: the DTE repository's split, which the published tables used: the
+  first half of the normal rows in file order trains, the rest plus every anomaly
+  test, the same rows for every seed (the seed then only seeds the detector).
+
+It writes into ``--out``:
+
+- ``results.jsonl``: one row per (detector, dataset, seed, split), with AUC, fit and
+  score seconds; rerun the same command to resume;
+- ``faithfulness.md``: per split, detector and dataset, our mean AUC (and its
+  standard deviation over seeds), the published figure, the difference and whether
+  it is within the stated tolerance.
 
     python benchmarks/faithfulness.py --detectors icl goad --seeds 0 1 2 3 4 \\
         --out benchmarks/results/faithfulness
+    python benchmarks/faithfulness.py --detectors knn dte_np --split file-order \\
+        --seeds 0 1 2 --out benchmarks/results/faithfulness
 """
 
 from __future__ import annotations
@@ -57,29 +66,58 @@ def published_claims(names: list[str] | None) -> list[dict]:
     return claims
 
 
-def run_one(claim: dict, spec: str, seed: int, data_dir) -> dict:
+SPLITS = ("random", "file-order")
+
+
+def file_order_split(X, y):
+    """The DTE repository's split: the first half of the normal rows, in file order, train;
+    the other half plus every anomaly test. Returns ``X_train, X_test, y_test``."""
+    y = np.asarray(y).astype(np.int64).ravel()
+    normal = np.flatnonzero(y == 0)
+    half = round(0.5 * normal.size)
+    test = np.concatenate([normal[half:], np.flatnonzero(y == 1)])
+    return X[normal[:half]], X[test], y[test]
+
+
+def run_one(claim: dict, spec: str, seed: int, data_dir, split: str = "random") -> dict:
     data = load(spec, data_dir)
-    X_train, X_test, y_test = one_class_split(data.X, data.y, seed, max_train=len(data.y),
-                                              max_test=len(data.y))
+    if split == "file-order":
+        X_train, X_test, y_test = file_order_split(data.X, data.y)
+    else:
+        X_train, X_test, y_test = one_class_split(data.X, data.y, seed,
+                                                  max_train=len(data.y), max_test=len(data.y))
     detector = make_detector(claim["detector"], **claim.get("config", {}), random_state=seed)
     start = time.perf_counter()
     detector.fit(X_train)
     fitted = time.perf_counter()
     scores = detector.decision_function(X_test)
     scored = time.perf_counter()
-    return {"detector": claim["detector"], "dataset": spec, "seed": seed,
+    return {"detector": claim["detector"], "dataset": spec, "seed": seed, "split": split,
             "params": json.dumps(claim.get("config", {}), sort_keys=True),
             "auc": roc_auc(y_test, scores), "fit_s": fitted - start, "score_s": scored - fitted,
             "n_train": int(X_train.shape[0]), "n_test": int(X_test.shape[0]), "error": None}
 
 
-def table(claims: list[dict], rows: list[dict]) -> str:
+def split_of(row: dict) -> str:
+    """A row's split; rows written before ``--split`` existed used the random one."""
+    return row.get("split", "random")
+
+
+def rows_of(store: ResultsStore) -> list[dict]:
+    """The latest row per (detector, dataset, seed, split): the store's own key does not
+    know the split."""
+    latest = {(r["detector"], r["dataset"], r["seed"], split_of(r)): r for r in store.history()}
+    return list(latest.values())
+
+
+def table(claims: list[dict], rows: list[dict], split: str = "random") -> str:
+    """The markdown table of ``rows`` made on ``split``, one line per claimed dataset."""
     lines = ["| detector | dataset | ours (mean ± sd) | seeds | published | ours - published "
              "| tolerance | within | fit s |", "|---|---|---|---|---|---|---|---|---|"]
     for claim in claims:
         for spec, published in claim["auc"].items():
             mine = [r for r in rows if r["detector"] == claim["detector"]
-                    and r["dataset"] == spec and not r["error"]]
+                    and r["dataset"] == spec and not r["error"] and split_of(r) == split]
             if not mine:
                 continue
             aucs = np.array([r["auc"] for r in mine])
@@ -89,9 +127,41 @@ def table(claims: list[dict], rows: list[dict]) -> str:
             lines.append(f"| {claim['detector']} | {spec} | {aucs.mean():.4f} ± {aucs.std():.4f} "
                          f"| {len(mine)} | {published:.4f} | {difference:+.4f} "
                          f"| {claim['tolerance']} | {within} | {fit_s:.1f} |")
-    notes = [f"- **{c['detector']}**: {c['source']}. {c.get('note', '')}".rstrip()
-             for c in claims]
-    return "\n".join([*lines, "", "Sources and differences from the papers:", *notes])
+    return "\n".join(lines)
+
+
+def page(claims: list[dict], rows: list[dict], commands: list[str]) -> str:
+    """faithfulness.md: a table per split that has rows, then each claim's source."""
+    parts = ["# Deep one-class detectors against their published AUC", "",
+             f"Produced on {platform.node() or 'this machine'} "
+             f"({platform.processor() or platform.machine()}) by", "",
+             *[f"    {c}" for c in commands], "",
+             "No row caps. Published figures: the claims in `benchmarks/published/`.", ""]
+    headings = {"random": "## Random split (zeroad's protocol v1)\n\nA random half of "
+                          "the normal rows trains, drawn per seed; the rest plus every "
+                          "anomaly test.",
+                "file-order": "## File-order split (the DTE repository's)\n\nThe first "
+                              "half of the normal rows in file order trains, the same rows "
+                              "for every seed; the rest plus every anomaly test."}
+    for split in SPLITS:
+        if any(split_of(r) == split for r in rows):
+            parts += [headings[split], "", table(claims, rows, split), ""]
+    parts += ["## Sources and differences from the papers", ""]
+    parts += [f"- **{c['detector']}**: {c['source']}. {c.get('note', '')}".rstrip()
+              for c in claims]
+    return "\n".join(parts) + "\n"
+
+
+def commands_of(store: ResultsStore, argv: list[str] | None) -> list[str]:
+    """Every distinct command that wrote to the store (its ``commands.txt``), this one
+    last."""
+    path = store.directory / "commands.txt"
+    command = "python benchmarks/faithfulness.py " + " ".join(argv or sys.argv[1:])
+    seen = path.read_text().splitlines() if path.exists() else []
+    if command not in seen:
+        seen.append(command)
+        path.write_text("\n".join(seen) + "\n")
+    return seen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,30 +170,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detectors", nargs="+", default=None,
                         help="detectors to check (default: every published claim)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--split", choices=SPLITS, default="random",
+                        help="random: a random half of the normal rows per seed trains "
+                             "(zeroad's protocol v1); file-order: the first half in file "
+                             "order, as the DTE repository's tables (default: random)")
     parser.add_argument("--data-dir", default=None, help="folder with adbench/")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     claims = published_claims(args.detectors)
     store = ResultsStore(args.out)
     with store.exclusive():
-        done = {(r["detector"], r["dataset"], r["seed"]) for r in store.rows()}
+        done = {(r["detector"], r["dataset"], r["seed"], split_of(r)) for r in rows_of(store)}
         todo = [(c, spec, seed) for c in claims for spec in c["auc"] for seed in args.seeds
-                if (c["detector"], spec, seed) not in done]
+                if (c["detector"], spec, seed, args.split) not in done]
         for i, (claim, spec, seed) in enumerate(todo, 1):
-            row = run_one(claim, spec, seed, args.data_dir)
+            row = run_one(claim, spec, seed, args.data_dir, args.split)
             store.append(row)
-            log.info("[%d/%d] %s %s seed %d: AUC %.4f (fit %.1f s)", i, len(todo),
-                     claim["detector"], spec, seed, row["auc"], row["fit_s"])
-    rows = store.rows()
+            log.info("[%d/%d] %s %s seed %d (%s split): AUC %.4f (fit %.1f s)", i, len(todo),
+                     claim["detector"], spec, seed, args.split, row["auc"], row["fit_s"])
+    rows = rows_of(store)
     # The page lists every claim the store has rows for, not only this run's.
     claims_run = [c for c in published_claims(None)
                   if any(r["detector"] == c["detector"] for r in rows)]
-    command = "python benchmarks/faithfulness.py " + " ".join(argv or sys.argv[1:])
-    text = (f"# Deep one-class detectors against their published AUC\n\n"
-            f"Produced by `{command}` on {platform.node() or 'this machine'} "
-            f"({platform.processor() or platform.machine()}); protocol: half of the normal "
-            "rows train, the rest plus every anomaly test, no row caps.\n\n"
-            + table(claims_run, rows) + "\n")
+    text = page(claims_run, rows, commands_of(store, argv))
     (Path(args.out) / "faithfulness.md").write_text(text)
     print(text)
     return 0

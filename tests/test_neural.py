@@ -155,3 +155,29 @@ def test_fast_path_scores_are_the_general_paths_exactly(monkeypatch):
     det.fit(X_train)
     np.testing.assert_array_equal(det.decision_function(X),
                                   det.decision_function(X.astype(object)))
+
+
+def test_weight_decay_modes_differ_only_when_there_is_decay():
+    X = np.random.default_rng(0).normal(size=(400, 4))
+
+    def scores(**params):
+        det = zeroad.make_detector("ocdnn", epochs=3, random_state=0, **params).fit(X)
+        return det.decision_function(X)
+
+    np.testing.assert_array_equal(scores(weight_decay=0.0, weight_decay_mode="l2"),
+                                  scores(weight_decay=0.0))
+    assert np.abs(scores(weight_decay=0.5, weight_decay_mode="l2")
+                  - scores(weight_decay=0.5)).max() > 1e-3
+
+
+def test_frozen_rational_keeps_its_initial_shape_and_trained_one_moves():
+    from zeroad.detectors.neural.activations import fit_rational
+
+    X = np.random.default_rng(0).normal(size=(400, 4))
+    numerator = np.array(fit_rational("elu")[0], dtype=np.float32)
+    for trained in (False, True):
+        det = zeroad.make_detector("ocdnn", activation="rational", train_rational=trained,
+                                   epochs=3, random_state=0).fit(X)
+        units = [m for m in det.network_.modules() if isinstance(m, Rational)]
+        moved = [not np.array_equal(u.numerator.detach().numpy(), numerator) for u in units]
+        assert units and all(moved) == trained and any(moved) == trained

@@ -24,6 +24,7 @@ from zeroad.detectors.scalers import scale_into
 from zeroad.detectors.validation import (
     NON_NEGATIVE,
     POSITIVE,
+    Boolean,
     Integer,
     Options,
     Real,
@@ -123,7 +124,9 @@ class NeuralDetector(BaseDetector):
                 early_stopping=self.early_stopping, patience=int(self.patience),
                 r_down=self.r_down,
                 epoch_data=None if epoch_data is None else (lambda g: epoch_data(g)),
-                validation=None if validation is None else self._validation_auc(*validation))
+                validation=None if validation is None else self._validation_auc(*validation),
+                weight_decay_mode=getattr(self, "weight_decay_mode", "decoupled"),
+                train_rational=getattr(self, "train_rational", True))
         self.network_.eval()
 
     def _validation_auc(self, X_val, y_val):
@@ -238,18 +241,28 @@ class OneClassDNN(NeuralDetector):
     ``uniform`` over the training data's bounding box enlarged by ``box_margin``
     of its range on each side. The network's "noise" logit is the anomaly score
     (a logit rather than a probability, so far-away rows do not tie at 1.0).
+
+    ``weight_decay_mode`` says how ``weight_decay`` acts: "decoupled" (AdamW, the
+    default) or "l2" (Adam with an L2 term in the gradient), the two readings of the
+    talk's "weight decay 0.5". ``train_rational=False`` keeps a ``rational``
+    activation at its initial fit of ``rational_init`` (the frozen-shape control).
     """
 
     _parameter_rules = {"noise": Options("gaussian", "uniform"), "noise_mean": Real(),
                         "noise_std": POSITIVE, "noise_ratio": POSITIVE,
-                        "box_margin": NON_NEGATIVE}
+                        "box_margin": NON_NEGATIVE,
+                        "weight_decay_mode": Options("decoupled", "l2"),
+                        "train_rational": Boolean()}
 
     def __init__(self, hidden_layers=(64, 64), activation="elu", rational_init="elu",
                  dropout=0.0, weight_decay=0.0, learning_rate=1e-3, batch_size=256, epochs=50,
                  early_stopping="none", patience=10, r_down=0.01, noise="gaussian",
-                 noise_mean=0.0, noise_std=3.0, noise_ratio=1.0, box_margin=0.5, *,
+                 noise_mean=0.0, noise_std=3.0, noise_ratio=1.0, box_margin=0.5,
+                 weight_decay_mode="decoupled", train_rational=True, *,
                  scaler="standard", contamination=None, fpr=None, calibration_fraction=0.2,
                  random_state=None):
+        self.weight_decay_mode = weight_decay_mode
+        self.train_rational = train_rational
         self.noise = noise
         self.noise_mean = noise_mean
         self.noise_std = noise_std

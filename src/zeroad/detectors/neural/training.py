@@ -70,7 +70,8 @@ def train_network(network: nn.Module, X: torch.Tensor, *, batch_loss: Callable,
                   epochs: int, batch_size: int, learning_rate: float, weight_decay: float,
                   generator: torch.Generator, early_stopping: str = "none", patience: int = 10,
                   r_down: float = 0.01, epoch_data: Callable | None = None,
-                  validation: Callable | None = None) -> dict:
+                  validation: Callable | None = None, weight_decay_mode: str = "decoupled",
+                  train_rational: bool = True) -> dict:
     """Train ``network`` on rows ``X`` (float32) and return its history.
 
     Parameters
@@ -80,17 +81,27 @@ def train_network(network: nn.Module, X: torch.Tensor, *, batch_loss: Callable,
     validation : network -> float, called after each epoch (analysis only, e.g.
         AUC on labelled data); its values go to ``history["val_auc"]``.
     early_stopping : "none" (train all epochs) or "entropy" (EntropyStop).
+    weight_decay_mode : "decoupled" (AdamW: the weights shrink apart from the gradient
+        step) or "l2" (Adam with ``weight_decay`` times the weights added to the
+        gradient, i.e. an L2 penalty that Adam's scaling then reweights).
+    train_rational : False keeps rational activations at their initial coefficients.
     """
     if early_stopping not in ("none", "entropy"):
         raise InputError(f"early_stopping must be 'none' or 'entropy', got {early_stopping!r}")
+    if weight_decay_mode not in ("decoupled", "l2"):
+        raise InputError("weight_decay_mode must be 'decoupled' or 'l2', got "
+                         f"{weight_decay_mode!r}")
     rational = [p for m in network.modules() if isinstance(m, Rational) for p in m.parameters()]
     rational_ids = {id(p) for p in rational}
     others = [p for p in network.parameters() if id(p) not in rational_ids]
     groups = [{"params": others}]
-    if rational:
+    if rational and train_rational:
         groups.append({"params": rational, "lr": learning_rate * RATIONAL_LR_FACTOR,
                        "weight_decay": 0.0})
-    optimiser = torch.optim.AdamW(groups, lr=learning_rate, weight_decay=weight_decay)
+    for parameter in rational if not train_rational else ():
+        parameter.requires_grad_(False)
+    optimiser_class = torch.optim.AdamW if weight_decay_mode == "decoupled" else torch.optim.Adam
+    optimiser = optimiser_class(groups, lr=learning_rate, weight_decay=weight_decay)
     stopper = EntropyStop(patience=patience, r_down=r_down) if early_stopping == "entropy" \
         else None
     subset = X[torch.randperm(X.shape[0], generator=generator)[:ENTROPY_SUBSET]]
