@@ -62,6 +62,17 @@ def test_summarize_a_results_folder(tmp_path, capsys):
     assert "2 tasks, 1 datasets, 2 detectors, 0 failed" in capsys.readouterr().out
 
 
+def test_a_run_into_a_shared_folder_prints_its_part_and_summarises_the_whole(tmp_path,
+                                                                             capsys):
+    for detector in ("knn", "ecod"):
+        assert main(["benchmark", "--datasets", "sklearn:breast_cancer", "--detectors",
+                     detector, "--seeds", "0", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out.split("| detector |")[-1]
+    assert "| ecod |" in printed and "| knn |" not in printed
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| knn |" in summary and "| ecod |" in summary
+
+
 def test_library_defaults_flag_runs_what_a_pyod_user_gets(tmp_path, capsys):
     import json
 

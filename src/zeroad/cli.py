@@ -246,7 +246,11 @@ def _run_benchmark(dataset_specs, detectors, seeds, out, jobs, task_timeout, dat
     wanted = {t.key for t in tasks}
     rows = [r for r in rows if row_key(r) in wanted]
     table = format_summary(summarize(rows))
-    (Path(out) / "summary.md").write_text(table + "\n")
+    # summary.md covers the whole folder: a run that adds detectors or seeds to a shared
+    # folder must not leave a summary of its own part only.
+    everything = store.rows()
+    whole = table if len(everything) == len(rows) else format_summary(summarize(everything))
+    (Path(out) / "summary.md").write_text(whole + "\n")
     return rows, table
 
 
