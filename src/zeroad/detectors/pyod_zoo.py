@@ -221,14 +221,21 @@ def _build_lunar(model) -> None:
 
 
 def _check_lunar(model, n_features):
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import MinMaxScaler
+
+    if not isinstance(model.neigh, NearestNeighbors) or \
+            not isinstance(model.scaler_, MinMaxScaler):
+        raise ValueError(f"LUNAR's neighbour index is a {type(model.neigh).__name__} and its "
+                         f"scaler a {type(model.scaler_).__name__}")
     k = int(model.n_neighbours)
-    fitted = np.shape(model.neigh._fit_X)
+    fitted = np.shape(getattr(model.neigh, "_fit_X", None))
     if len(fitted) != 2 or fitted[1] != n_features or fitted[0] < k:
         raise ValueError(f"neighbour index of shape {fitted} for {k} neighbours of "
                          f"{n_features} features")
-    if getattr(model.scaler_, "n_features_in_", None) != n_features:
-        raise ValueError(f"LUNAR's scaler was fitted on {model.scaler_.n_features_in_} "
-                         f"features, not {n_features}")
+    scaled = getattr(model.scaler_, "n_features_in_", None)
+    if scaled != n_features:
+        raise ValueError(f"LUNAR's scaler was fitted on {scaled} features, not {n_features}")
 
 
 _ACTIVATIONS = Options("relu", "elu", "leaky_relu", "tanh", "sigmoid", "softplus", "identity")

@@ -98,8 +98,9 @@ def train_network(network: nn.Module, X: torch.Tensor, *, batch_loss: Callable,
     if rational and train_rational:
         groups.append({"params": rational, "lr": learning_rate * RATIONAL_LR_FACTOR,
                        "weight_decay": 0.0})
-    for parameter in rational if not train_rational else ():
-        parameter.requires_grad_(False)
+    if not train_rational:
+        for parameter in rational:
+            parameter.requires_grad_(False)
     optimiser_class = torch.optim.AdamW if weight_decay_mode == "decoupled" else torch.optim.Adam
     optimiser = optimiser_class(groups, lr=learning_rate, weight_decay=weight_decay)
     stopper = EntropyStop(patience=patience, r_down=r_down) if early_stopping == "entropy" \
