@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from studylib import recorded_commands
 
 from zeroad import make_detector
 from zeroad.datasets import load, one_class_split
@@ -152,18 +153,6 @@ def page(claims: list[dict], rows: list[dict], commands: list[str]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def commands_of(store: ResultsStore, argv: list[str] | None) -> list[str]:
-    """Every distinct command that wrote to the store (its ``commands.txt``), this one
-    last."""
-    path = store.directory / "commands.txt"
-    command = "python benchmarks/faithfulness.py " + " ".join(argv or sys.argv[1:])
-    seen = path.read_text().splitlines() if path.exists() else []
-    if command not in seen:
-        seen.append(command)
-        path.write_text("\n".join(seen) + "\n")
-    return seen
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="results folder (resumable)")
@@ -192,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     # The page lists every claim the store has rows for, not only this run's.
     claims_run = [c for c in published_claims(None)
                   if any(r["detector"] == c["detector"] for r in rows)]
-    text = page(claims_run, rows, commands_of(store, argv))
+    command = "python benchmarks/faithfulness.py " + " ".join(argv or sys.argv[1:])
+    text = page(claims_run, rows, recorded_commands(store.directory, command))
     (Path(args.out) / "faithfulness.md").write_text(text)
     print(text)
     return 0

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import spearmanr
+from studylib import recorded_commands
 
 import zeroad
 from zeroad.detectors.neural.activations import ACTIVATIONS, Rational
@@ -93,10 +94,6 @@ def grid_tasks(datasets: list[str], seeds: list[int]) -> dict[str, list[Task]]:
             for study, pairs in configs.items()}
 
 
-def _done(store: ResultsStore) -> set[tuple]:
-    return store.done_keys()
-
-
 def _row(dataset: str, seed: int, detector: str, params: dict) -> dict:
     return {"dataset": dataset, "seed": seed, "detector": detector,
             "params": canonical_params(params), "error": None}
@@ -124,7 +121,7 @@ def rational_shapes(det, x: np.ndarray) -> list[list[float]]:
 
 
 def run_curves(datasets, seeds, store, data_dir, max_train, max_test, epochs) -> None:
-    done = _done(store)
+    done = store.done_keys()
     for dataset in datasets:
         for seed in seeds:
             split = None
@@ -163,7 +160,7 @@ def run_surfaces(datasets, seeds, store, data_dir, max_train, max_test, out: Pat
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    done = _done(store)
+    done = store.done_keys()
     for dataset in datasets:
         for seed in seeds:
             if (dataset, seed, "ocdnn+ocsvm", "{}", 0.0) in done:
@@ -216,7 +213,7 @@ def run_timing(store: ResultsStore, fit_budget: float, largest: int = TIMING_SIZ
     from zeroad.data.toy import mediator
 
     torch.set_num_threads(1)  # the One-Class SVM (libsvm) uses one core too
-    done = _done(store)
+    existing = {row_key(r): r for r in store.rows()}
     sizes = [n for n in TIMING_SIZES if n <= largest]
     X_all, y_all, _ = mediator(400.0, seed=0, n_background=sizes[-1] + TIMING_SCORED,
                                n_signal=10)
@@ -227,9 +224,8 @@ def run_timing(store: ResultsStore, fit_budget: float, largest: int = TIMING_SIZ
         for n in sizes:
             params = {"n_train": n}
             key = ("toy:mediator:background", 0, name, canonical_params(params), 0.0)
-            previous = [r for r in store.rows() if row_key(r) == key] if key in done else []
-            if previous:
-                measured.append((n, previous[0]["fit_seconds"]))
+            if key in existing:
+                measured.append((n, existing[key]["fit_seconds"]))
                 continue
             if measured and measured[-1][1] > fit_budget:
                 break
@@ -689,20 +685,10 @@ CLAIMS = (claim_noise, claim_weight_decay, claim_activations, claim_rational,
           claim_entropy_stop, claim_deep_family)
 
 
-def commands(out: Path, command: str) -> list[str]:
-    """Every distinct command that wrote to ``out`` (``commands.txt``), this one last;
-    a page-only run is not recorded."""
-    path = out / "commands.txt"
-    seen = path.read_text().splitlines() if path.exists() else []
-    if "--page-only" not in command and command not in seen:
-        seen.append(command)
-        path.write_text("\n".join(seen) + "\n")
-    return seen
-
-
 def write_page(out: Path, command: str, hep_results: Path | None = None) -> str:
     """index.html (figures embedded) and summary.md (figures as PNG files) from the stores."""
-    ran = commands(out, command)
+    # A page-only run wrote no rows: it is not recorded.
+    ran = recorded_commands(out, command, record="--page-only" not in command)
     sections, markdown = [], ["# The One-Class DNN talk's claims on physics data", "",
                               "Produced by these commands (one line each), then the page "
                               f"by `{command}`:", "", *[f"    {c}" for c in ran], "",

@@ -7,7 +7,19 @@ does the same.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+
+def recorded_commands(folder: str | Path, command: str, record: bool = True) -> list[str]:
+    """Every distinct command that wrote to ``folder`` (its ``commands.txt``), in the
+    order they first ran; ``command`` is added at the end when ``record`` and new."""
+    path = Path(folder) / "commands.txt"
+    seen = path.read_text().splitlines() if path.exists() else []
+    if record and command not in seen:
+        seen.append(command)
+        path.write_text("\n".join(seen) + "\n")
+    return seen
 
 
 def built_matrix(results, portfolio: dict[str, Any]):

@@ -1,6 +1,7 @@
 """One seed under the DTE repository's own split: the first half of the normal rows in file
 order train, the rest plus every anomaly test (no shuffling), to tell a protocol difference
-from an implementation one in faithfulness.md.
+from an implementation one in faithfulness.md. The split is
+``benchmarks/faithfulness.py``'s ``file_order_split`` (its ``--split file-order``).
 
     ZEROAD_DATA=../shared/data python benchmarks/results/faithfulness/file_order_split.py \\
         dte_np adbench:vowels adbench:letter adbench:cardio
@@ -10,21 +11,22 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
+BENCHMARKS = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(BENCHMARKS))
 
-from zeroad import make_detector
-from zeroad.data.datasets import load
-from zeroad.evaluation.metrics import roc_auc
+from faithfulness import file_order_split  # noqa: E402
 
-PUBLISHED = Path(__file__).resolve().parents[2] / "published"
+from zeroad import make_detector  # noqa: E402
+from zeroad.data.datasets import load  # noqa: E402
+from zeroad.evaluation.metrics import roc_auc  # noqa: E402
+
+PUBLISHED = BENCHMARKS / "published"
 
 if __name__ == "__main__":
     name, specs = sys.argv[1], sys.argv[2:]
     config = json.loads((PUBLISHED / f"{name}.json").read_text()).get("config", {})
     for spec in specs:
         data = load(spec)
-        normal = np.flatnonzero(data.y == 0)
-        half = round(0.5 * normal.size)
-        test = np.concatenate([normal[half:], np.flatnonzero(data.y == 1)])
-        detector = make_detector(name, **config, random_state=0).fit(data.X[normal[:half]])
-        print(name, spec, round(roc_auc(data.y[test], detector.decision_function(data.X[test])), 4))
+        X_train, X_test, y_test = file_order_split(data.X, data.y)
+        detector = make_detector(name, **config, random_state=0).fit(X_train)
+        print(name, spec, round(roc_auc(y_test, detector.decision_function(X_test)), 4))
