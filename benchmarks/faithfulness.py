@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from studylib import recorded_commands
+from studylib import recorded_commands, run_script
 
 from zeroad import make_detector
 from zeroad.datasets import load, one_class_split
@@ -189,4 +189,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

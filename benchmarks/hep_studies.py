@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import spearmanr
-from studylib import recorded_commands
+from studylib import recorded_commands, run_script
 
 import zeroad
 from zeroad.detectors.neural.activations import ACTIVATIONS, Rational
@@ -773,4 +773,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

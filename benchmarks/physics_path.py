@@ -21,6 +21,8 @@ import io
 import sys
 from pathlib import Path
 
+from studylib import run_script
+
 from zeroad.cli import main as zeroad
 from zeroad.data.toy import mediator
 
@@ -102,4 +104,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -11,6 +11,21 @@ from pathlib import Path
 from typing import Any
 
 
+def run_script(main) -> int:
+    """``main()`` of a study script; a user mistake zeroad refuses (a missing data
+    folder, an unknown dataset) ends it with that one line and exit status 2, not a
+    traceback."""
+    import sys
+
+    from zeroad.errors import ZeroadError
+
+    try:
+        return main()
+    except ZeroadError as exc:
+        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def recorded_commands(folder: str | Path, command: str, record: bool = True) -> list[str]:
     """Every distinct command that wrote to ``folder`` (its ``commands.txt``), in the
     order they first ran; ``command`` is added at the end when ``record`` and new."""

@@ -32,3 +32,15 @@ def test_built_matrix_is_the_matrix_the_build_saw(tmp_path):
                          meta, [], [0], None)
     with pytest.raises(ZeroadError, match="rebuild the portfolio"):
         studylib.built_matrix(grown, build_from_results(folder))
+
+
+def test_a_refused_input_ends_a_study_script_with_one_line_and_exit_2(capsys):
+    from zeroad.errors import InputError
+
+    def main():
+        raise InputError("hep:x needs the folder /nowhere")
+
+    assert studylib.run_script(main) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: hep:x needs the folder /nowhere" in err
+    assert studylib.run_script(lambda: 0) == 0
