@@ -104,9 +104,9 @@ def _layouts(X):
 def test_fast_path_scores_equal_the_general_path_with_large_offsets(name, scaler, monkeypatch):
     """A float64 array (the fast path) and the same rows as an object array (the general
     path) get the same scores to float32 precision, and the same flags."""
-    from zeroad.detectors.neural import models
+    from zeroad.detectors.neural import engines
 
-    monkeypatch.setattr(models, "SCORE_BATCH", 256)  # several batches
+    monkeypatch.setattr(engines, "DEFAULT_BATCH", 256)  # several batches
     X_train, X = normal_data(600, seed=0) + OFFSETS, normal_data(1000, seed=1) + OFFSETS
     det = zeroad.make_detector(name, scaler=scaler, epochs=2, hidden_layers=(8,), fpr=0.1,
                                random_state=0).fit(X_train)
@@ -118,9 +118,9 @@ def test_fast_path_scores_equal_the_general_path_with_large_offsets(name, scaler
 
 @pytest.mark.parametrize("layout", list(_layouts(np.zeros((2, 5)))))
 def test_fast_path_takes_any_memory_layout_and_dtype(layout, monkeypatch):
-    from zeroad.detectors.neural import models
+    from zeroad.detectors.neural import engines
 
-    monkeypatch.setattr(models, "SCORE_BATCH", 256)
+    monkeypatch.setattr(engines, "DEFAULT_BATCH", 256)
     X_train, X = normal_data(600, seed=0) + OFFSETS, normal_data(1000, seed=1) + OFFSETS
     det = zeroad.make_detector("ocdnn", epochs=2, hidden_layers=(8,), random_state=0)
     det.fit(X_train)
@@ -147,9 +147,11 @@ def test_fast_scaling_replays_scikit_learn_bit_for_bit(scaler):
 
 
 def test_fast_path_scores_are_the_general_paths_exactly(monkeypatch):
-    from zeroad.detectors.neural import models
+    from zeroad.detectors.neural import engines, models
 
-    monkeypatch.setattr(models, "SCORE_BATCH", 256)  # several batches, the same in both paths
+    # several batches, the same in both paths
+    monkeypatch.setattr(engines, "DEFAULT_BATCH", 256)
+    monkeypatch.setattr(models, "DEFAULT_BATCH", 256)
     X_train, X = normal_data(600, seed=0) + OFFSETS, normal_data(1000, seed=1) + OFFSETS
     det = zeroad.make_detector("ocdnn", epochs=2, hidden_layers=(8,), random_state=0)
     det.fit(X_train)

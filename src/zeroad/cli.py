@@ -135,7 +135,8 @@ def cmd_score(args) -> None:
             result = score_directory(args.model, args.data, args.out, pattern=args.pattern,
                                      chunk_size=args.chunk_size,
                                      label_column=args.label_column, progress=progress,
-                                     prefetch=args.prefetch, overwrite=args.overwrite)
+                                     prefetch=args.prefetch, overwrite=args.overwrite,
+                                     engine=args.engine)
         for printer in printers.values():
             printer.close()
         if args.json:
@@ -152,7 +153,8 @@ def cmd_score(args) -> None:
     printer = ProgressPrinter()
     summary = score_file(args.model, args.data, args.out, chunk_size=args.chunk_size,
                          label_column=args.label_column, data_dir=args.data_dir,
-                         progress=printer, prefetch=args.prefetch, overwrite=args.overwrite)
+                         progress=printer, prefetch=args.prefetch, overwrite=args.overwrite,
+                         engine=args.engine)
     printer.close()
     if args.json:
         print(json.dumps(summary.to_dict()))
@@ -387,6 +389,7 @@ WITH_TUNED_HELP = ("also use the configs zeroad tune searches found (matrix --tu
 
 def build_parser() -> argparse.ArgumentParser:
     from zeroad._version import __version__
+    from zeroad.detectors.neural import SCORING_ENGINES
     from zeroad.evaluation.backends import BACKENDS
     from zeroad.scoring import DEFAULT_CHUNK_SIZE
 
@@ -449,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-prefetch", dest="prefetch", action="store_false",
                    help="read and score in turn (default: the next chunk is read in a "
                         "thread while the current one is scored)")
+    p.add_argument("--engine", choices=SCORING_ENGINES, default="auto",
+                   help="how a neural detector runs its batches: auto (default: the fastest, "
+                        "timed once on the first chunk), eager (the reference), threads, "
+                        "onnxruntime (needs zeroad[onnx]); scores differ by float32 "
+                        "rounding at most")
     data_options(p)
     backend_options(p)  # --backend ray: a directory, one Ray task per file
     p.set_defaults(func=cmd_score)

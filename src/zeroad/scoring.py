@@ -76,6 +76,8 @@ class ScoreSummary:
     columns : the feature columns, in the model's order.
     auc : ROC AUC of the scores against the input's labels, when it has both classes.
     skipped : True when an existing complete output was kept and nothing was scored.
+    engine : how a neural detector ran its batches (see
+        :mod:`zeroad.detectors.neural.engines`); None for the others.
     """
 
     input: str
@@ -86,6 +88,7 @@ class ScoreSummary:
     columns: list[str] = field(default_factory=list)
     auc: float | None = None
     skipped: bool = False
+    engine: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -128,6 +131,22 @@ def load_model(model):
         raise InputError(f"cannot score with {type(model).__name__}: pass a model file or a "
                          "fitted zeroad detector")
     return model, None
+
+
+def set_engine(detector, engine: str) -> None:
+    """Make a neural ``detector`` score with ``engine`` (see
+    :mod:`zeroad.detectors.neural.engines`); "auto" leaves it as it is."""
+    if engine == "auto":
+        return
+    if not hasattr(detector, "set_scoring_engine"):
+        from zeroad.detectors.neural import SCORING_ENGINES
+
+        if engine not in SCORING_ENGINES:
+            raise InputError(f"unknown scoring engine {engine!r}; choose one of "
+                             f"{', '.join(SCORING_ENGINES)}")
+        raise InputError(f"--engine {engine} applies to the neural detectors; this model is "
+                         f"a {type(detector).__name__}, which has one way to score")
+    detector.set_scoring_engine(engine)
 
 
 def feature_columns(source: ChunkSource, detector) -> list[str]:
@@ -278,7 +297,8 @@ def _prefetched(chunks: Iterator, depth: int = 1) -> Iterator:
 def score_file(model, data, output, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
                label_column: str | None = None, data_dir: str | os.PathLike | None = None,
                progress: Progress | None = None, prefetch: bool = True,
-               compute_auc: bool = True, overwrite: bool = False) -> ScoreSummary:
+               compute_auc: bool = True, overwrite: bool = False,
+               engine: str = "auto") -> ScoreSummary:
     """Score ``data`` chunk by chunk with ``model`` and write the scores to ``output``.
 
     Parameters
@@ -297,6 +317,9 @@ def score_file(model, data, output, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
     compute_auc : with labels of both classes, keep scores and labels (9 bytes per
         row) to report the ROC AUC.
     overwrite : replace an existing ``output`` (refused otherwise).
+    engine : a neural detector's scoring engine ("auto", "eager", "threads",
+        "onnxruntime"; see :mod:`zeroad.detectors.neural.engines`); "auto" keeps the
+        detector's own setting.
 
     Returns
     -------
@@ -311,6 +334,7 @@ def score_file(model, data, output, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
     """
     started = time.perf_counter()
     detector, digest = load_model(model)
+    set_engine(detector, engine)
     model_file = Path(model) if isinstance(model, str | os.PathLike) else None
     return _score(detector, digest, data, Path(output), started, chunk_size=chunk_size,
                   label_column=label_column, data_dir=data_dir, progress=progress,
@@ -342,7 +366,8 @@ def _score(detector, digest: str | None, data, output: Path, started: float, *,
         if 0 < labels.sum() < labels.shape[0]:
             auc = roc_auc(labels, np.concatenate(kept_scores))
     summary = ScoreSummary(str(data), str(output), rows, anomalies,
-                           time.perf_counter() - started, columns, auc)
+                           time.perf_counter() - started, columns, auc,
+                           engine=getattr(detector, "scoring_engine_", None))
     log.info("scored %d rows of %s in %.1f s (%.0f rows/s); wrote %s", rows, data,
              summary.seconds, summary.rows_per_second, output)
     return summary
@@ -534,7 +559,8 @@ def directory_lock(out_dir: str | os.PathLike) -> Iterator[Path]:
 def score_directory(model, data, out_dir, *, pattern: str | None = None,
                     chunk_size: int = DEFAULT_CHUNK_SIZE, label_column: str | None = None,
                     progress: Callable[[ScoreJob, int, int | None], None] | None = None,
-                    prefetch: bool = True, overwrite: bool = False) -> DirectorySummary:
+                    prefetch: bool = True, overwrite: bool = False,
+                    engine: str = "auto") -> DirectorySummary:
     """Score every input file of a directory into ``out_dir``, one scores file each.
 
     Resumable: a file whose complete output already records this model and this
@@ -548,6 +574,7 @@ def score_directory(model, data, out_dir, *, pattern: str | None = None,
     started = time.perf_counter()
     directory_jobs(data, out_dir, pattern)  # a bad input folder fails before out_dir exists
     detector, digest = load_model(model)
+    set_engine(detector, engine)
     model_file = Path(model) if isinstance(model, str | os.PathLike) else None
     summaries = []
     with directory_lock(out_dir):

@@ -19,8 +19,8 @@ from zeroad.detectors.neural.activations import (
     BUILTIN_ACTIVATIONS,
     make_activation,
 )
+from zeroad.detectors.neural.engines import DEFAULT_BATCH, EngineState, engine_state
 from zeroad.detectors.neural.training import train_network
-from zeroad.detectors.scalers import scale_into
 from zeroad.detectors.validation import (
     NON_NEGATIVE,
     POSITIVE,
@@ -29,12 +29,8 @@ from zeroad.detectors.validation import (
     Options,
     Real,
     Widths,
-    check_X,
 )
 
-# Rows scored at a time: 8,192 keeps a 64-wide network's activations in the CPU cache
-# (1.7x the rows/s of 65,536-row batches on the 2-core machine, 2026-12-02).
-SCORE_BATCH = 1 << 13
 _NETWORK_PREFIX = "network__"
 
 
@@ -109,6 +105,8 @@ class NeuralDetector(BaseDetector):
 
     # -- shared ----------------------------------------------------------------------
     def _fit_model(self, Xs, validation=None):
+        if "_engine_state" in self.__dict__:
+            self._engine_state.reset()
         X = torch.from_numpy(np.ascontiguousarray(Xs, dtype=np.float32))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
@@ -143,43 +141,54 @@ class NeuralDetector(BaseDetector):
         X = torch.from_numpy(np.ascontiguousarray(Xs, dtype=np.float32))
         out = torch.empty(X.shape[0], dtype=torch.float32)
         with torch.inference_mode():
-            for start in range(0, X.shape[0], SCORE_BATCH):
-                out[start:start + SCORE_BATCH] = self._row_scores(
-                    self.network_, X[start:start + SCORE_BATCH])
+            for start in range(0, X.shape[0], DEFAULT_BATCH):
+                out[start:start + DEFAULT_BATCH] = self._row_scores(
+                    self.network_, X[start:start + DEFAULT_BATCH])
         return out.numpy()
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score of each row of ``X``, higher = more anomalous.
 
-        A 2-D NumPy array of numbers takes the fast path: batches of
-        ``SCORE_BATCH`` rows (small enough for the network's activations to stay
-        in the CPU cache) go from the caller's array (any dtype, order or
-        strides) through the scaler's own arithmetic in float64
-        (:func:`~zeroad.detectors.scalers.scale_into`, equal to the general
-        path's bit for bit) into a reused buffer, then through the float32
-        network in eval mode under ``torch.inference_mode()``. A batch that is
-        not finite once scaled goes through the general path's checks, which
-        name the problem. The scores are those of the general path.
+        A 2-D NumPy array of numbers takes the fast path: batches of rows go
+        from the caller's array (any dtype, order or strides) through the
+        scaler's own arithmetic in float64 (equal to the general path's bit for
+        bit) into a reused buffer, then through the float32 network in eval
+        mode, run by the scoring engine chosen for this model (see
+        :mod:`~zeroad.detectors.neural.engines` and :meth:`set_scoring_engine`).
+        A batch that is not finite once scaled goes through the general path's
+        checks, which name the problem.
         """
         if not isinstance(X, np.ndarray) or X.dtype.kind not in "fiu" or X.ndim != 2 \
                 or X.shape[0] == 0 or X.shape[1] != getattr(self, "n_features_in_", None) \
                 or self.feature_names_in_ is not None:
             return super().decision_function(X)
+        state = engine_state(self)
         out = np.empty(X.shape[0], dtype=np.float32)
-        buffer = np.empty((min(SCORE_BATCH, X.shape[0]), X.shape[1]))
-        limit = self._scaled_limit
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], SCORE_BATCH):
-                rows = X[start:start + SCORE_BATCH]
-                Xs = scale_into(self.scaler_, self.scaler, rows, buffer[:rows.shape[0]])
-                if Xs is None or not (-limit <= Xs.min() and Xs.max() <= limit):  # NaN too
-                    Xs = np.asarray(rows, dtype=np.float64)
-                    if not np.isfinite(Xs).all():
-                        check_X(Xs, what=f"data to score (rows from {start})")
-                    Xs = self._transform(Xs, "data to score")
-                scores = self._row_scores(self.network_, torch.from_numpy(Xs).float())
-                out[start:start + rows.shape[0]] = scores.numpy()
+        state.run(self, state.engine_for(self, X), X, out)
         return self._finite(out)
+
+    def set_scoring_engine(self, engine: str = "auto"):
+        """Choose how :meth:`decision_function` runs its batches: ``"auto"`` (the
+        default: the fastest of the engines, timed once per model on the first
+        call with at least 65,536 rows), ``"eager"`` (the reference), ``"threads"``
+        or ``"onnxruntime"``. Scores differ between engines by float32 rounding at
+        most (``eager`` and ``threads`` are equal). Not saved with the model: the
+        choice belongs to the machine. Returns the detector."""
+        self.__dict__["_engine_state"] = EngineState(engine)
+        return self
+
+    @property
+    def scoring_engine_(self) -> str | None:
+        """The engine of the last :meth:`decision_function` call on a NumPy array, in
+        words (None before one), and the rows/s of each candidate when ``auto`` timed
+        them."""
+        state = self.__dict__.get("_engine_state")
+        if state is None or state.last is None:
+            return None
+        if not state.timings:
+            return str(state.last)
+        timed = "; ".join(f"{name}: {rate:,.0f} rows/s" for name, rate in state.timings.items())
+        return f"{state.last} (timed: {timed})"
 
     def to_onnx(self, path) -> None:
         """Write the fitted detector to ``path`` as an ONNX model: input ``features``
