@@ -6,7 +6,11 @@ architecture (20-64-64-1, ELU) and a larger one (20-256-256-256-1). Each scores
 
 - ``eager``: the network's eager PyTorch forward pass on pre-scaled float32
   tensors, 65,536-row batches (the reference of ``benchmarks/speed.py``);
-- ``zeroad``: ``decision_function`` on the raw float32 rows (scaler included);
+- ``zeroad``: ``decision_function`` on the raw float32 rows (scaler included),
+  as it runs by default (``auto``: the engine it timed on its first large call,
+  named in the results), and with each of its engines forced (``eager``, the
+  reference path; ``threads``; ``onnxruntime``; see
+  ``zeroad.detectors.neural.engines``);
 - ``onnxruntime``: the model ``to_onnx`` writes (scaler included, raw float32
   rows in), ONNX Runtime's CPU provider with ``--threads`` intra-op threads,
   in 8,192- and 65,536-row batches;
@@ -15,6 +19,17 @@ architecture (20-64-64-1, ELU) and a larger one (20-256-256-256-1). Each scores
 - ``floor``: the linear layers alone (no activations) on pre-scaled float32
   tensors, in 8,192- and 65,536-row batches: the matrix products every engine
   must do; the faster of the two is the floor that shares are taken of.
+
+End to end, in the same run: ``zeroad score`` of the default network's model
+file on float32 Parquet files of ``--events`` (6,000,000) and one sixth as many
+events x 20 features, each in a fresh process (``benchmarks/score_throughput.py``
+does the run); the marginal rate is the extra events over the extra wall time,
+so interpreter start, imports, model loading and the engine's timing are left
+out; the peak resident memory is the larger file's.
+
+Targets (issue 23): the default network's ``decision_function`` at least 1.4x
+eager, scores within 1e-5; ``zeroad score`` at least 1,500,000 events/s
+marginal and under 2 GB.
 
 Every engine is warmed up, then timed in ``ROUNDS`` interleaved rounds (each
 round times every engine once, in turn); an engine's time is its best round.
@@ -29,8 +44,10 @@ and ``OUT.md``.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +56,11 @@ import numpy as np
 
 N_TRAIN, N_SCORE, N_FEATURES = 10_000, 1_000_000, 20
 ROUNDS = 3
+TARGET_SPEEDUP = 1.4
+TARGET_DIFFERENCE = 1e-5
+TARGET_EVENTS_PER_S = 1_500_000
+TARGET_PEAK_MB = 2048
+END_TO_END_EVENTS = 6_000_000
 BATCH = 1 << 16
 NETWORKS = {"default ocdnn (20-64-64-1)": {},
             "large ocdnn (20-256-256-256-1)": {"hidden_layers": (256, 256, 256)}}
@@ -88,9 +110,16 @@ def engines(detector, X, threads: int, folder: Path) -> tuple[dict, dict]:
     def onnxruntime(rows):
         return session.run(None, {"features": rows})[0]
 
+    def zeroad_with(engine):
+        forced = copy.deepcopy(detector).set_scoring_engine(engine)
+        return lambda: forced.decision_function(X)
+
     found = {
         "eager": (lambda: batched(eager, scaled, BATCH), "pre-scaled"),
         "zeroad": (lambda: detector.decision_function(X), "raw"),
+        "zeroad, eager engine": (zeroad_with("eager"), "raw"),
+        "zeroad, threads engine": (zeroad_with("threads"), "raw"),
+        "zeroad, onnxruntime engine": (zeroad_with("onnxruntime"), "raw"),
         "onnxruntime (8,192-row batches)": (lambda: batched(onnxruntime, X, 1 << 13), "raw"),
         "onnxruntime (65,536-row batches)": (lambda: batched(onnxruntime, X, BATCH), "raw"),
     }
@@ -124,7 +153,7 @@ def measure(name: str, params: dict, epochs: int | None, threads: int, folder: P
     fit_seconds = time.perf_counter() - start
     X = make_data(N_SCORE, 1)
     found, notes = engines(detector, X, threads, folder)
-    reference = detector.decision_function(X)
+    reference = copy.deepcopy(detector).set_scoring_engine("eager").decision_function(X)
     eager_scores = found["eager"][0]()
     scale = np.abs(reference).max()
     results = {}
@@ -151,7 +180,33 @@ def measure(name: str, params: dict, epochs: int | None, threads: int, folder: P
     print(f"{name}: " + ", ".join(f"{e} {r['rows_per_second']:,.0f}" for e, r in
                                   results.items()), flush=True)
     return {"config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
-            "fit_seconds": fit_seconds, **notes, "engines": results}
+            "fit_seconds": fit_seconds, **notes, "auto_engine": detector.scoring_engine_,
+            "engines": results}
+
+
+def end_to_end(model: Path, workdir: Path, events: int) -> dict:
+    """``zeroad score`` on float32 Parquet files of ``events`` and ``events // 6`` rows,
+    each in a fresh process: wall times, the marginal rate, the larger run's peak memory."""
+    import score_throughput as st
+
+    from zeroad.scoring import DEFAULT_CHUNK_SIZE
+
+    runs = {}
+    for n in (events // 6, events):
+        data = st.data_file(workdir, n, N_FEATURES, seed=0)
+        print(f"zeroad score on {n:,} events in a fresh process", flush=True)
+        runs[n] = st.score_in_child(model, data, workdir / "scores.parquet", DEFAULT_CHUNK_SIZE,
+                                    None, True)
+        runs[n]["events"] = n
+    small, large = runs[events // 6], runs[events]
+    marginal = (events - events // 6) / (large["wall_seconds"] - small["wall_seconds"])
+    return {"events": events, "small_events": events // 6,
+            "wall_seconds": large["wall_seconds"], "small_wall_seconds": small["wall_seconds"],
+            "marginal_events_per_s": marginal,
+            "end_to_end_events_per_s": events / large["wall_seconds"],
+            "in_process_events_per_s": large["summary"]["rows_per_second"],
+            "engine": large["summary"].get("engine"),
+            "peak_rss_mb": large["peak_rss_mb"], "command": large["command"]}
 
 
 def table(name: str, result: dict) -> str:
@@ -168,7 +223,45 @@ def table(name: str, result: dict) -> str:
                       "(both batch shapes), not in its rows/s."]
     if "torch_compile_error" in result:
         lines += ["", f"torch.compile failed: {result['torch_compile_error']}"]
+    lines += ["", f"`auto` chose: {result['auto_engine']}."]
     return "\n".join(lines)
+
+
+def targets(results: dict, scoring: dict | None) -> tuple[str, dict]:
+    """The issue's targets against this run: a markdown table and the same as data."""
+    default = results[next(iter(NETWORKS))]["engines"]
+    checks = {
+        "decision_function (auto) vs eager, default network":
+            (default["zeroad"]["vs_eager"], f">= {TARGET_SPEEDUP}",
+             default["zeroad"]["vs_eager"] >= TARGET_SPEEDUP),
+        "largest score difference, any zeroad engine, default network":
+            (max(r["max_difference_over_max_score"] for e, r in default.items()
+                 if e.startswith("zeroad")), f"<= {TARGET_DIFFERENCE:g} of the largest score",
+             max(r["max_difference_over_max_score"] for e, r in default.items()
+                 if e.startswith("zeroad")) <= TARGET_DIFFERENCE),
+    }
+    if scoring is not None:
+        checks["zeroad score from Parquet, marginal events/s"] = (
+            scoring["marginal_events_per_s"], f">= {TARGET_EVENTS_PER_S:,}",
+            scoring["marginal_events_per_s"] >= TARGET_EVENTS_PER_S)
+        checks["zeroad score from Parquet, peak memory (MB)"] = (
+            scoring["peak_rss_mb"], f"< {TARGET_PEAK_MB:,}",
+            scoring["peak_rss_mb"] < TARGET_PEAK_MB)
+    lines = ["### Targets", "", "| measurement | value | target | met |", "|---|---|---|---|"]
+    for what, (value, target, met) in checks.items():
+        shown = f"{value:.1e}" if value < 0.01 else f"{value:,.2f}" if value < 100 \
+            else f"{value:,.0f}"
+        lines.append(f"| {what} | {shown} | {target} | {'yes' if met else 'NO'} |")
+    if scoring is not None:
+        lines += ["", f"End to end: `{' '.join(scoring['command'][:2])} ...` on "
+                      f"{scoring['events']:,} events x {N_FEATURES} float32 features in "
+                      f"{scoring['wall_seconds']:.1f} s ({scoring['end_to_end_events_per_s']:,.0f} "
+                      f"events/s with interpreter start), {scoring['small_events']:,} events in "
+                      f"{scoring['small_wall_seconds']:.1f} s; inside the process "
+                      f"{scoring['in_process_events_per_s']:,.0f} events/s; engine: "
+                      f"{scoring['engine']}."]
+    return "\n".join(lines), {k: {"value": v, "target": t, "met": m}
+                              for k, (v, t, m) in checks.items()}
 
 
 def main() -> None:
@@ -177,7 +270,13 @@ def main() -> None:
                         help="output path prefix")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch and ONNX Runtime intra-op threads")
+    parser.add_argument("--events", type=int, default=END_TO_END_EVENTS,
+                        help="events of the end-to-end zeroad score run (0: skip it)")
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(),
+                                                          "zeroad-score-throughput"),
+                        help="where the end-to-end run's Parquet files are written and reused")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import onnxruntime
     import torch
 
@@ -190,6 +289,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         results = {name: measure(name, params, EPOCHS[name], args.threads, Path(folder))
                    for name, params in NETWORKS.items()}
+        # measure() leaves the last network's model file; the default one scores end to end
+        scoring = None
+        if args.events:
+            first = next(iter(NETWORKS))
+            model = Path(folder) / "default.zad"
+            config = results[first]["config"]
+            zeroad.make_detector("ocdnn", **config, random_state=0).fit(
+                make_data(N_TRAIN, 0)).save(model)
+            workdir = Path(args.workdir)
+            workdir.mkdir(parents=True, exist_ok=True)
+            scoring = end_to_end(model, workdir, args.events)
+    target_text, target_data = targets(results, scoring)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = provenance(threads=args.threads, n_train=N_TRAIN, n_score=N_SCORE,
@@ -198,11 +309,14 @@ def main() -> None:
                       zeroad_version=zeroad.__version__,
                       run_seconds=time.perf_counter() - started,
                       load_average_1min={"before": load_before, "after": os.getloadavg()[0]})
-    out.with_suffix(".json").write_text(json.dumps({"provenance": meta, "results": results},
-                                                   indent=1) + "\n")
-    text = "\n\n".join(table(name, result) for name, result in results.items())
+    out.with_suffix(".json").write_text(json.dumps(
+        {"provenance": meta, "results": results, "end_to_end": scoring,
+         "targets": target_data}, indent=1, default=str) + "\n")
+    text = "\n\n".join([target_text] + [table(name, result) for name, result in
+                                          results.items()])
     out.with_suffix(".md").write_text(
-        f"Produced by `python benchmarks/inference_engines.py --out {args.out}` on "
+        f"Produced by `python benchmarks/inference_engines.py --out {args.out}"
+        f"{'' if args.events == END_TO_END_EVENTS else f' --events {args.events}'}` on "
         f"{meta['machine']}, {meta['cpu_count']} CPUs, {args.threads} threads, {meta['date']}; "
         f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; "
         f"{N_SCORE:,} rows x {N_FEATURES} features, best of {ROUNDS} interleaved rounds; "

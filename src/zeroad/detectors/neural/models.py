@@ -19,7 +19,12 @@ from zeroad.detectors.neural.activations import (
     BUILTIN_ACTIVATIONS,
     make_activation,
 )
-from zeroad.detectors.neural.engines import DEFAULT_BATCH, EngineState, engine_state
+from zeroad.detectors.neural.engines import (
+    DEFAULT_BATCH,
+    EngineState,
+    engine_state,
+    fused_sequential,
+)
 from zeroad.detectors.neural.training import train_network
 from zeroad.detectors.validation import (
     NON_NEGATIVE,
@@ -93,6 +98,12 @@ class NeuralDetector(BaseDetector):
     def _row_scores(self, network, inputs) -> torch.Tensor:
         """Per-row anomaly score, higher = more anomalous."""
         return self._batch_loss(network, inputs, None)
+
+    def _fused_row_scores(self, batch: int):
+        """:meth:`_row_scores` of the trained network for batches of up to ``batch`` rows,
+        with buffers of its own reused from batch to batch (one per thread), or None
+        where the detector has no such path (see :func:`.engines.fused_sequential`)."""
+        return None
 
     def _prepare(self, X: torch.Tensor, generator: torch.Generator) -> None:
         """Anything computed from the training rows before the network is built."""
@@ -313,6 +324,10 @@ class OneClassDNN(NeuralDetector):
 
     def _row_scores(self, network, inputs):
         return network(inputs).squeeze(-1)
+
+    def _fused_row_scores(self, batch):
+        forward = fused_sequential(self.network_, batch)
+        return None if forward is None else (lambda inputs: forward(inputs).squeeze(-1))
 
 
 class AutoEncoder(NeuralDetector):
