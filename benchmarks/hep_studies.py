@@ -11,6 +11,9 @@ Studies (each a resumable results store under ``--out``):
 - ``noise``: OCDNN with Gaussian noise of mean 0 and 1 and std 0.1 ... 1000, and
   uniform noise over the enlarged bounding box;
 - ``weight_decay``: 0 against 0.5, decoupled (AdamW) and plain L2 (Adam);
+- ``stopping``: OCDNN that stops early, to keep the AUC it has in its first epochs
+  on physics data (EntropyStop; 5, 10 and 20 epochs against the default 50): the
+  candidates ``hep_preset.py`` tests held out before any of them could ship;
 - ``ae_latent`` / ``dae_noise``: autoencoder latent size, denoising autoencoder
   input noise;
 - ``detectors``: OCDNN, autoencoder, denoising autoencoder, Deep SVDD, kNN and the
@@ -63,6 +66,7 @@ NOISE_STDS = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
 NOISE_MEANS = [0.0, 1.0]
 BOX_MARGINS = [0.1, 0.5, 1.0]
 LATENT_DIMS = [1, 2, 4, 8, 16]
+SHORT_EPOCHS = [5, 10, 20]
 DAE_NOISE = [0.001, 0.003, 0.01, 0.03, 0.1]
 KERNELS = ["linear", "rbf", "poly", "sigmoid"]
 EXPONENTIAL = {"elu", "selu", "celu"}
@@ -81,6 +85,8 @@ def grid_tasks(datasets: list[str], seeds: list[int]) -> dict[str, list[Task]]:
         "weight_decay": [("ocdnn", {"weight_decay": 0.0})]
         + [("ocdnn", {"weight_decay": 0.5, "weight_decay_mode": mode})
            for mode in ("decoupled", "l2")],
+        "stopping": [("ocdnn", {"early_stopping": "entropy"})]
+        + [("ocdnn", {"epochs": e}) for e in SHORT_EPOCHS],
         "ae_latent": [("autoencoder", {"latent_dim": d}) for d in LATENT_DIMS],
         "dae_noise": [("denoising_autoencoder", {"input_noise_std": s}) for s in DAE_NOISE],
         # zeroad's defaults (a task's params are the whole config over the class's).
@@ -736,8 +742,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timing-max", type=int, default=TIMING_SIZES[-1],
                         help="largest training size of the timing study")
     parser.add_argument("--only", nargs="+", default=None,
-                        choices=["noise", "weight_decay", "ae_latent", "dae_noise",
-                                 "detectors", "curves", "surfaces", "timing"])
+                        choices=["noise", "weight_decay", "stopping", "ae_latent",
+                                 "dae_noise", "detectors", "curves", "surfaces", "timing"])
     parser.add_argument("--page-only", action="store_true")
     parser.add_argument("--hep-results", default=None,
                         help="a zeroad benchmark folder of the hep: datasets with OCDNN and "
@@ -747,8 +753,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/hep_studies.py " + " ".join(argv or sys.argv[1:])
     if not args.page_only:
-        wanted = set(args.only or ["noise", "weight_decay", "ae_latent", "dae_noise",
-                                   "detectors", "curves", "surfaces", "timing"])
+        wanted = set(args.only or ["noise", "weight_decay", "stopping", "ae_latent",
+                                   "dae_noise", "detectors", "curves", "surfaces", "timing"])
         for study, tasks in grid_tasks(args.datasets, args.seeds).items():
             if study in wanted:
                 backend = LocalBackend(jobs=args.jobs, task_timeout=1800,

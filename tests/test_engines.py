@@ -220,3 +220,18 @@ def test_score_command_engine_on_a_classical_model_is_one_line(tmp_path, capsys)
 def test_registry_names_cover_the_neural_detectors():
     assert {"ocdnn", "icl", "goad"} <= set(neural_names())
     assert all(name_of(zeroad.make_detector(n)) == n for n in neural_names())
+
+
+def test_a_copy_or_pickle_keeps_the_request_and_chooses_again(small_batches):
+    import copy
+    import pickle
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    det = fitted().set_scoring_engine("onnxruntime")
+    X = data(300, seed=1).astype(np.float32)
+    expected = det.decision_function(X)  # holds an ONNX Runtime session now
+    for other in (copy.deepcopy(det), pickle.loads(pickle.dumps(det))):
+        state = engines.engine_state(other)
+        assert state.request == "onnxruntime" and state.last is None
+        np.testing.assert_array_equal(other.decision_function(X), expected)

@@ -337,6 +337,15 @@ class EngineState:
         self.request = request
         self.reset()
 
+    def __getstate__(self) -> dict:
+        # A copy or a pickled detector keeps the request and chooses again: an ONNX
+        # Runtime session does not pickle, and timings belong to the machine.
+        return {"request": self.request}
+
+    def __setstate__(self, state: dict) -> None:
+        self.request = state["request"]
+        self.reset()
+
     def reset(self) -> None:
         """Forget the choices (the model changed)."""
         # Chosen engines by "is ONNX Runtime a candidate" (float32 input, exportable).

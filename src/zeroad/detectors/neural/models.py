@@ -116,8 +116,9 @@ class NeuralDetector(BaseDetector):
 
     # -- shared ----------------------------------------------------------------------
     def _fit_model(self, Xs, validation=None):
-        if "_engine_state" in self.__dict__:
-            self._engine_state.reset()
+        # Made here (and on load), not on the first decision_function: scoring leaves
+        # the detector's attributes as they are (it only updates the state's choices).
+        engine_state(self).reset()
         X = torch.from_numpy(np.ascontiguousarray(Xs, dtype=np.float32))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
@@ -227,6 +228,7 @@ class NeuralDetector(BaseDetector):
             else:
                 setattr(self, key, value)
         self._restore_buffers()
+        engine_state(self).reset()
         self.network_ = self._network(self.n_features_in_)
         self.network_.load_state_dict(weights)
         self.network_.eval()
