@@ -235,3 +235,17 @@ def test_a_copy_or_pickle_keeps_the_request_and_chooses_again(small_batches):
         state = engines.engine_state(other)
         assert state.request == "onnxruntime" and state.last is None
         np.testing.assert_array_equal(other.decision_function(X), expected)
+
+
+def test_threads_work_in_a_forked_child_after_the_parent_scored(small_batches):
+    """A child forked after its parent scored has the parent's pool object without its
+    threads: it makes its own instead of waiting forever."""
+    import multiprocessing
+
+    det = fitted()
+    X = data(700, seed=1)
+    expected = scores_with(det, engines.Engine("threads", 64, 2), X)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        got = pool.apply_async(scores_with, (det, engines.Engine("threads", 64, 2), X))
+        np.testing.assert_array_equal(got.get(timeout=60), expected)

@@ -38,6 +38,7 @@ else ``eager``. :meth:`NeuralDetector.set_scoring_engine` forces one engine;
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -215,17 +216,18 @@ class _SharedStarts:
 
 
 _POOL: ThreadPoolExecutor | None = None
-_POOL_WORKERS = 0
+_POOL_OWNER: tuple[int, int] = (0, 0)  # (process id, workers) the pool was made for
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """The process's scoring threads (made once, kept for later calls)."""
-    global _POOL, _POOL_WORKERS
-    if _POOL is None or _POOL_WORKERS != workers:
-        if _POOL is not None:
+    """The process's scoring threads (made once, kept for later calls; made afresh in a
+    forked child, which has the pool object but not its threads)."""
+    global _POOL, _POOL_OWNER
+    if _POOL is None or _POOL_OWNER != (os.getpid(), workers):
+        if _POOL is not None and _POOL_OWNER[0] == os.getpid():
             _POOL.shutdown(wait=False)
-        _POOL, _POOL_WORKERS = (ThreadPoolExecutor(workers, thread_name_prefix="zeroad-score"),
-                                workers)
+        _POOL = ThreadPoolExecutor(workers, thread_name_prefix="zeroad-score")
+        _POOL_OWNER = (os.getpid(), workers)
     return _POOL
 
 
