@@ -249,3 +249,22 @@ def test_threads_work_in_a_forked_child_after_the_parent_scored(small_batches):
     with context.Pool(1) as pool:
         got = pool.apply_async(scores_with, (det, engines.Engine("threads", 64, 2), X))
         np.testing.assert_array_equal(got.get(timeout=60), expected)
+
+
+def test_a_model_fitted_on_named_columns_takes_the_engines_for_plain_arrays(small_batches):
+    """zeroad score hands chunks as plain arrays in the model's column order: a model
+    fitted on a DataFrame scores them with its engine, as the general path would, and a
+    bad value is named by its column."""
+    import pandas as pd
+
+    names = [f"f{j}" for j in range(len(OFFSETS))]
+    det = zeroad.make_detector("ocdnn", epochs=2, random_state=0).fit(
+        pd.DataFrame(data(400, seed=0), columns=names))
+    X = data(300, seed=1)
+    fast = det.set_scoring_engine("eager").decision_function(X)
+    assert det.scoring_engine_.startswith("eager")
+    general = det.decision_function(pd.DataFrame(X, columns=names))
+    np.testing.assert_allclose(fast, general, rtol=1e-6, atol=1e-6 * np.abs(general).max())
+    X[200, 3] = np.nan
+    with pytest.raises(InputError, match="'f3'"):
+        det.decision_function(X)

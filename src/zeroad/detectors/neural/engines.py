@@ -90,7 +90,8 @@ def _scaled_batch(detector, rows: np.ndarray, buffer: np.ndarray, start: int) ->
     if Xs is None or not (-limit <= Xs.min() and Xs.max() <= limit):  # NaN fails too
         Xs = np.asarray(rows, dtype=np.float64)
         if not np.isfinite(Xs).all():
-            check_X(Xs, what=f"data to score (rows from {start})")
+            check_X(Xs, what=f"data to score (rows from {start})",
+                    feature_names=detector.feature_names_in_)
         Xs = detector._transform(Xs, "data to score")
     return torch.from_numpy(Xs).float()
 

@@ -170,9 +170,10 @@ class NeuralDetector(BaseDetector):
         A batch that is not finite once scaled goes through the general path's
         checks, which name the problem.
         """
+        # A plain array is read in the training column order, names or not (as the
+        # general path reads it); a DataFrame goes through the general path's name check.
         if not isinstance(X, np.ndarray) or X.dtype.kind not in "fiu" or X.ndim != 2 \
-                or X.shape[0] == 0 or X.shape[1] != getattr(self, "n_features_in_", None) \
-                or self.feature_names_in_ is not None:
+                or X.shape[0] == 0 or X.shape[1] != getattr(self, "n_features_in_", None):
             return super().decision_function(X)
         state = engine_state(self)
         out = np.empty(X.shape[0], dtype=np.float32)
@@ -184,8 +185,9 @@ class NeuralDetector(BaseDetector):
         default: the fastest of the engines, timed once per model on the first
         call with at least 65,536 rows), ``"eager"`` (the reference), ``"threads"``
         or ``"onnxruntime"``. Scores differ between engines by float32 rounding at
-        most (``eager`` and ``threads`` are equal). Not saved with the model: the
-        choice belongs to the machine. Returns the detector."""
+        most (``eager`` and ``threads`` are equal bit for bit except after an ELU).
+        Not saved with the model: the choice belongs to the machine. Returns the
+        detector."""
         self.__dict__["_engine_state"] = EngineState(engine)
         return self
 
