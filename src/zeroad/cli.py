@@ -315,7 +315,8 @@ def cmd_zeroshot_matrix(args) -> int:
     rows = run_matrix(names, args.detectors, args.out, n_random=args.configs, seeds=args.seeds,
                       jobs=_jobs(args), task_timeout=args.task_timeout, data_dir=args.data_dir,
                       tuned=args.tuned or (), max_train=args.max_train, max_test=args.max_test,
-                      backend=args.backend, address=args.address)
+                      backend=args.backend, address=args.address,
+                      train_contamination=args.train_contamination)
     errors = sum(1 for r in rows if r["error"])
     print(f"{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors); "
           f"build a portfolio with: zeroad zeroshot build --results {args.out} --out FILE")
@@ -374,7 +375,8 @@ def cmd_zeroshot_evaluate(args) -> int:
                           data_dir=args.data_dir, reuse=args.reuse,
                           reuse_any_digest=args.reuse_any_digest, command=sys.argv,
                           backend=args.backend, address=args.address,
-                          with_tuned=args.with_tuned)
+                          with_tuned=args.with_tuned,
+                          train_contamination=args.train_contamination)
     out = Path(args.out)
     table.to_csv(out / "per_dataset_auc.csv", float_format="%.4f")
     text = format_lodo(summarize_lodo(table))
@@ -526,6 +528,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--max-train", type=int, default=2000)
     p.add_argument("--max-test", type=int, default=5000)
+    p.add_argument("--train-contamination", type=_share, default=0.0, metavar="C",
+                   help="protocol v2: share of anomalies in the training rows (one level "
+                        "per matrix folder): the evidence of AutoDetector's contaminated "
+                        "regime; 0 (the default) is protocol v1, the clean regime")
     run_options(p, [0], jobs=1)
     p.set_defaults(func=cmd_zeroshot_matrix)
 
@@ -552,14 +558,20 @@ def build_parser() -> argparse.ArgumentParser:
                                          "datasets, applied to the held-out one")
     p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
     p.add_argument("--out", required=True)
-    p.add_argument("--detectors", nargs="+", required=True,
-                   help="detectors whose learned and library defaults are compared")
+    p.add_argument("--detectors", nargs="*", default=[],
+                   help="detectors whose learned and library defaults are compared "
+                        "(none: AutoDetector and the oracle only)")
     p.add_argument("--reuse", nargs="+", help="benchmark folders whose rows stand in for "
                                               "identical tasks")
     p.add_argument("--reuse-any-digest", action="store_true",
                    help="reuse rows whatever their code digest: they then come from other "
                         "code than this zeroad (by default such rows are refused)")
     p.add_argument("--with-tuned", action="store_true", help=WITH_TUNED_HELP)
+    p.add_argument("--train-contamination", type=_share, default=0.0, metavar="C",
+                   help="run every held-out task under protocol v2 with this share of "
+                        "anomalies in the training rows (default 0: protocol v1); with a "
+                        "matrix of the other regime it measures what a regime loses when "
+                        "the data are not what it assumes")
     run_options(p, [0, 1, 2], jobs=1)
     p.set_defaults(func=cmd_zeroshot_evaluate)
 

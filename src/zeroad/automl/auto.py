@@ -8,6 +8,7 @@ import numpy as np
 
 from zeroad.automl.combine import COMBINE, Reference, combine_scores
 from zeroad.automl.criteria import CRITERIA
+from zeroad.automl.portfolio import REGIMES
 from zeroad.detectors.base import BaseDetector
 from zeroad.detectors.validation import AnyOf, Instance, Integer, Options
 from zeroad.errors import InputError
@@ -30,9 +31,18 @@ class AutoDetector(BaseDetector):
 
     Parameters
     ----------
+    training : {"clean", "contaminated"} or None
+        What the training rows are. "clean": normal rows only; the portfolio was
+        learned on benchmark datasets under protocol v1. "contaminated": the rows may
+        hold a few anomalies (unlabelled failures, signal in a control region); the
+        portfolio was learned with 5% anomalies in every benchmark dataset's training
+        rows (protocol v2), so it picks what holds up there. None: the regime of the
+        ``portfolio`` file, else zeroad's default regime, the one that lost least,
+        measured held out, when the data were not what it assumed
+        (``selection_["training"]`` says which and why).
     portfolio : str or None
         Path of a portfolio JSON written by ``zeroad zeroshot build``; None
-        uses the shipped one.
+        uses the one shipped for the ``training`` regime.
     ensemble_size : int or None
         How many members to combine; None takes the portfolio's (learned) choice;
         1 fits the single best choice.
@@ -62,13 +72,16 @@ class AutoDetector(BaseDetector):
     ----------
     members_ : list of fitted detectors
     selection_ : dict
-        What was chosen and why: meta-features, the selection rule, the
+        What was chosen and why: the training regime (``training``: regime, the
+        training contamination its portfolio was learned at, and why this regime),
+        meta-features, the selection rule, the
         nearest benchmark datasets, each member with its expected normalised AUC,
         and, where a criterion chose, ``criterion``: its kind, the held-out rows,
         what each candidate measured (or its error) and the chosen index.
     """
 
     _parameter_rules = {
+        "training": Options(*REGIMES, None),
         "portfolio": AnyOf(Instance((str, os.PathLike), "a path"), Options(None)),
         "ensemble_size": AnyOf(Integer(1), Options(None)),
         "combine": Options(*COMBINE, None),
@@ -77,16 +90,40 @@ class AutoDetector(BaseDetector):
         "detector": AnyOf(Instance((str,), "a registered detector name"), Options(None)),
     }
 
-    def __init__(self, *, portfolio=None, ensemble_size=None, combine=None, criterion=None,
-                 detector=None, scaler="none", contamination=None, fpr=None,
+    def __init__(self, *, training=None, portfolio=None, ensemble_size=None, combine=None,
+                 criterion=None, detector=None, scaler="none", contamination=None, fpr=None,
                  calibration_fraction=0.2, random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
                          calibration_fraction=calibration_fraction, random_state=random_state)
+        self.training = training
         self.portfolio = portfolio
         self.detector = detector
         self.ensemble_size = ensemble_size
         self.combine = combine
         self.criterion = criterion
+
+    def _load(self) -> tuple[dict, dict]:
+        """The portfolio, and the regime it serves with why (``selection_["training"]``)."""
+        from zeroad.automl.portfolio import default_regime, load_portfolio, training_of
+
+        if self.portfolio is not None:
+            portfolio = load_portfolio(self.portfolio)
+            learned = training_of(portfolio)
+            if self.training is not None and self.training != learned["regime"]:
+                raise InputError(
+                    f"portfolio {self.portfolio} was learned for the {learned['regime']} "
+                    f"regime (training contamination {learned['train_contamination']:g}), "
+                    f"not training={self.training!r}; build one from a matrix of that regime "
+                    "(zeroad zeroshot matrix --train-contamination) or leave training=None")
+            why = "the regime the portfolio file was learned for"
+        elif self.training is not None:
+            portfolio = load_portfolio(None, self.training)
+            learned, why = training_of(portfolio), f"asked for: training={self.training!r}"
+        else:
+            regime, why = default_regime()
+            portfolio = load_portfolio(None, regime)
+            learned = training_of(portfolio)
+        return portfolio, {**learned, "why": why}
 
     def _criterion_plan(self, portfolio: dict) -> tuple[str | None, int]:
         """(kind of noise, number of top candidates), or (None, 1) for no criterion."""
@@ -130,10 +167,10 @@ class AutoDetector(BaseDetector):
 
     def _fit_model(self, Xs: np.ndarray) -> None:
         from zeroad.automl.metafeatures import meta_features
-        from zeroad.automl.portfolio import load_portfolio, select
+        from zeroad.automl.portfolio import select
         from zeroad.registry import build_detector
 
-        portfolio = load_portfolio(self.portfolio)
+        portfolio, training = self._load()
         combine = portfolio.get("combine", COMBINE[0]) if self.combine is None else self.combine
         if combine not in COMBINE:
             raise InputError(f"combine must be one of {COMBINE}, got {combine!r}")
@@ -165,7 +202,8 @@ class AutoDetector(BaseDetector):
             member = build_detector(choice["detector"], {
                 **choice["params"], "calibration_fraction": 0.0, "random_state": self._seed})
             self.members_.append(member.fit(Xs))
-        self.selection_ = {"meta_features": meta, **selection, "combine": combine,
+        self.selection_ = {"training": training, "meta_features": meta, **selection,
+                           "combine": combine,
                            "portfolio": self.portfolio or "shipped",
                            "portfolio_datasets": len(portfolio["datasets"])}
         self.combine_ = combine

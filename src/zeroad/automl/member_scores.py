@@ -91,13 +91,15 @@ def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool 
     ``jobs`` datasets are scored at once, each in its own process (one file each, so
     an interrupted run keeps every file it finished).
     """
-    from zeroad.automl.zeroshot import load_matrix
+    from zeroad.automl.zeroshot import load_matrix, matrix_train_contamination
     from zeroad.evaluation.store import ResultsStore
 
     if jobs < 1:
         raise ZeroadError(f"jobs must be at least 1, not {jobs}")
     matrix, _, _ = load_matrix(results)
-    max_train = matrix_max_train(ResultsStore(results).rows())
+    rows = ResultsStore(results).rows()
+    max_train = matrix_max_train(rows)
+    split = (max_train, matrix_max_test(rows), matrix_train_contamination(rows, results))
     needed = needed_configs(matrix, size)
     configs = [matrix.configs[i] for i in needed]
     folder = Path(results) / SCORES_DIR
@@ -105,7 +107,7 @@ def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool 
     work = []
     for column, dataset in enumerate(matrix.datasets):
         failed = [config_key(*matrix.configs[i]) for i in needed if np.isnan(matrix.auc[i, column])]
-        work.append((folder, dataset, configs, failed, max_train, data_dir))
+        work.append((folder, dataset, configs, failed, split, data_dir))
     started = time.monotonic()
 
     def report(number, dataset, n_done):
@@ -136,25 +138,60 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _score_dataset(folder: Path, dataset: str, configs, failed_in_matrix, max_train: int,
-                   data_dir) -> int:
-    """Score the configs not yet stored for ``dataset``; returns how many it scored."""
+def matrix_max_test(rows: list[dict]) -> int:
+    """The test cap a matrix's rows ran with, as :func:`matrix_max_train`."""
+    from zeroad.data.protocol import MAX_TEST as PROTOCOL_MAX_TEST
+
+    caps = {row.get("max_test", PROTOCOL_MAX_TEST) for row in rows}
+    if len(caps) != 1:
+        raise ZeroadError(f"the matrix's rows ran with different test caps {sorted(caps)}; "
+                          "member scores need one")
+    return caps.pop()
+
+
+def _load_rows(dataset: str, data_dir, split: tuple[int, int, float]):
+    """The matrix's training rows and at most ``MAX_TEST`` test rows.
+
+    Under protocol v1 the split draws the training rows before the test rows, so a
+    smaller test cap leaves them as they are. Under v2 the anomalies that join the
+    training rows come from the capped test rows, so the split is drawn at the
+    matrix's own caps and the test rows are then subsampled (seeded).
+    """
     from zeroad.evaluation.backends.local import load_split
+
+    max_train, max_test, share = split
+    if not share:
+        return load_split(dataset, SEED, data_dir, max_train=max_train, max_test=MAX_TEST)
+    X_train, X_test, y_test = load_split(dataset, SEED, data_dir, max_train=max_train,
+                                         max_test=max_test, train_contamination=share)
+    if y_test.size > MAX_TEST:
+        rng = np.random.default_rng([SEED, 3])
+        keep = np.sort(rng.choice(y_test.size, size=MAX_TEST, replace=False))
+        X_test, y_test = X_test[keep], y_test[keep]
+    return X_train, X_test, y_test
+
+
+def _score_dataset(folder: Path, dataset: str, configs, failed_in_matrix,
+                   split: tuple[int, int, float], data_dir) -> int:
+    """Score the configs not yet stored for ``dataset``; returns how many it scored.
+
+    ``split``: the matrix's training cap, test cap and training contamination.
+    """
     from zeroad.registry import build_detector
 
+    max_train, _, share = split
     path = _file(folder, dataset)
     stored = read_scores(path) if path.exists() else None
-    if stored and stored["max_train"] != max_train:
-        log.info("%s: stored scores were fitted with a training cap of %s, the matrix's "
-                 "is %d: computing them again", dataset, stored["max_train"], max_train)
+    if stored and (stored["max_train"], stored["train_contamination"]) != (max_train, share):
+        log.info("%s: stored scores were fitted with a training cap of %s and training "
+                 "contamination %s, the matrix's are %d and %g: computing them again",
+                 dataset, stored["max_train"], stored["train_contamination"], max_train, share)
         stored = None
     have = set(stored["keys"]) if stored else set()
     todo = [(d, p) for d, p in configs if config_key(d, p) not in have]
     if not todo:
         return 0
-    # The training rows are the matrix's: the split draws them before the test rows.
-    X_train, X_test, y_test = load_split(dataset, SEED, data_dir,
-                                         max_train=max_train, max_test=MAX_TEST)
+    X_train, X_test, y_test = _load_rows(dataset, data_dir, split)
     keys, scores, references = [], [], []
     for detector, params in todo:
         try:
@@ -177,32 +214,37 @@ def _score_dataset(folder: Path, dataset: str, configs, failed_in_matrix, max_tr
         keys = stored["keys"] + keys
         scores = list(stored["scores"]) + scores
         references = stored["references"] + references
-    _write(path, y_test, keys, scores, references, max_train)
+    _write(path, y_test, keys, scores, references, max_train, share)
     return len(todo)
 
 
-def _write(path: Path, y, keys, scores, references, max_train: int) -> None:
+def _write(path: Path, y, keys, scores, references, max_train: int,
+           train_contamination: float = 0.0) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(
         tmp, y=np.asarray(y, dtype=np.int8), keys=np.array(json.dumps(keys)),
         scores=np.asarray(scores, dtype=np.float32),
         means=np.array([r.mean for r in references]), stds=np.array([r.std for r in references]),
         quantiles=np.array([r.quantiles for r in references], dtype=np.float64),
-        max_train=np.array(max_train))
+        max_train=np.array(max_train), train_contamination=np.array(train_contamination))
     tmp.replace(path)
 
 
 def read_scores(path: Path) -> dict:
     """One dataset's file: labels, config keys, test scores (a row per config, NaN where
-    it failed), each config's training-score reference and the training cap."""
+    it failed), each config's training-score reference, the training cap and the
+    training contamination (0 in files written before it was recorded: protocol v1)."""
     with np.load(path, allow_pickle=False) as data:
         keys = json.loads(str(data["keys"]))
         references = [Reference(float(m), float(s), q) for m, s, q in
                       zip(data["means"], data["stds"], data["quantiles"], strict=True)]
         # Files written before the cap was recorded have none: they are computed again.
         max_train = int(data["max_train"]) if "max_train" in data.files else None
+        share = (float(data["train_contamination"]) if "train_contamination" in data.files
+                 else 0.0)
         return {"y": data["y"].astype(np.int64), "keys": keys, "scores": data["scores"],
-                "references": references, "max_train": max_train}
+                "references": references, "max_train": max_train,
+                "train_contamination": share}
 
 
 class MemberScores:

@@ -411,7 +411,8 @@ def sign_test(values: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
 
 def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]],
                     size: int = 8, ensemble_size: int | None = None,
-                    provenance: dict | None = None, member_scores=None) -> dict[str, Any]:
+                    provenance: dict | None = None, member_scores=None,
+                    train_contamination: float = 0.0) -> dict[str, Any]:
     """Learn defaults, a portfolio and its selection rule from ``matrix`` and ``meta``.
 
     Configs that ``zeroad tune`` searches found (``matrix.tuned_on``) stay only for
@@ -432,6 +433,9 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     provenance : who made it (command, results folder, seeds, versions)
     member_scores : :class:`~zeroad.automl.member_scores.MemberScores` of the
         training datasets, which score combinations of members
+    train_contamination : the share of anomalies in the training rows the matrix was
+        measured with; recorded as the portfolio's ``training`` regime ("clean" for 0,
+        protocol v1; "contaminated" otherwise, protocol v2)
     """
     if len(matrix.datasets) < 2:
         raise ZeroadError("a portfolio needs results on at least two datasets")
@@ -522,6 +526,8 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
         "provenance": provenance or {},
+        "training": {"regime": "clean" if train_contamination == 0 else "contaminated",
+                     "train_contamination": float(train_contamination)},
         "datasets": matrix.datasets,
         "defaults": defaults,
         "default_scores": default_scores,
@@ -610,14 +616,41 @@ def check_portfolio(portfolio: dict[str, Any], source: str = "portfolio") -> dic
     return portfolio
 
 
-def load_portfolio(path: str | Path | None = None) -> dict[str, Any]:
-    """A portfolio file, or the one shipped with zeroad when ``path`` is None."""
+REGIMES = ("clean", "contaminated")
+"""AutoDetector's training regimes: the training rows are clean normal data (the
+portfolio learned under protocol v1), or hold some anomalies (learned under v2)."""
+SHIPPED = {"clean": "portfolio.json", "contaminated": "portfolio_contaminated.json"}
+
+
+def training_of(portfolio: dict[str, Any]) -> dict[str, Any]:
+    """The regime a portfolio was learned for and the training contamination of its
+    matrix; portfolios written before regimes were recorded are clean (protocol v1)."""
+    return portfolio.get("training", {"regime": "clean", "train_contamination": 0.0})
+
+
+def default_regime() -> tuple[str, str]:
+    """AutoDetector's default regime and why: the shipped ``regimes.json``, written by
+    ``benchmarks/regimes.py`` from the leave-one-dataset-out tables (the regime that
+    lost least, held out, where the training data were not what it assumed)."""
+    shipped = resources.files("zeroad") / "defaults" / "regimes.json"
+    if not shipped.is_file():
+        return "clean", "zeroad ships no measurement of the regimes: protocol v1's"
+    data = json.loads(shipped.read_text())
+    return data["default"], data["why"]
+
+
+def load_portfolio(path: str | Path | None = None, training: str = "clean") -> dict[str, Any]:
+    """A portfolio file, or the one zeroad ships for the ``training`` regime when
+    ``path`` is None."""
     if path is None:
-        shipped = resources.files("zeroad") / "defaults" / "portfolio.json"
+        if training not in SHIPPED:
+            raise ZeroadError(f"training must be one of {REGIMES}, got {training!r}")
+        shipped = resources.files("zeroad") / "defaults" / SHIPPED[training]
         if not shipped.is_file():
-            raise ZeroadError("this zeroad ships no portfolio; build one with "
-                              "zeroad zeroshot build and pass its path")
-        return check_portfolio(json.loads(shipped.read_text()), "the shipped portfolio")
+            raise ZeroadError(f"this zeroad ships no portfolio for the {training} regime; "
+                              "build one with zeroad zeroshot build and pass its path")
+        return check_portfolio(json.loads(shipped.read_text()),
+                               f"the shipped {training} portfolio")
     path = Path(path)
     if not path.is_file():
         raise ZeroadError(f"portfolio file {path} does not exist")

@@ -110,21 +110,32 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
                seeds=(0,), jobs: int | None = 1, task_timeout: float | None = None, data_dir=None,
                tuned=(), max_train: int = MATRIX_MAX_TRAIN,
                max_test: int = MATRIX_MAX_TEST, backend: str = "local",
-               address: str | None = None) -> list[dict]:
+               address: str | None = None, train_contamination: float = 0.0) -> list[dict]:
     """Evaluate every candidate config on every dataset; resumable like any benchmark.
 
+    ``train_contamination`` > 0 runs protocol v2 (that share of the training rows are
+    anomalies): the matrix of the contaminated regime. A matrix folder holds one
+    level; adding tasks of another level to it is refused.
     ``backend`` (``"local"`` or ``"ray"``, with the Ray cluster's ``address``) only
     changes how the tasks run: see :func:`~zeroad.evaluation.backends.make_backend`.
     """
+    from zeroad.data.protocol import check_train_contamination
     from zeroad.evaluation.backends import make_backend
     from zeroad.evaluation.runner import run_benchmark
 
     # First, so that a missing Ray or a bad option fails before any work.
+    share = check_train_contamination(train_contamination)
     runner = make_backend(backend, address=address, jobs=jobs, task_timeout=task_timeout,
                           data_dir=data_dir, max_train=max_train, max_test=max_test,
                           criteria=True)
     out = Path(out)
     store = ResultsStore(out)
+    if (out / "results.jsonl").exists():
+        held = matrix_train_contamination(store.rows(), out, allow_empty=True)
+        if held is not None and held != share:
+            raise ZeroadError(f"{out} is a matrix of training contamination {held:g}; a "
+                              f"matrix folder holds one level, so write the rows of "
+                              f"{share:g} to another folder")
     candidates_path = out / CANDIDATES_FILE
     candidates = matrix_candidates(detectors, n_random, tuned)
     if candidates_path.exists():  # a resumed run keeps the candidates it started with
@@ -144,9 +155,29 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
         log.info("meta-features of %d datasets", len(missing))
         meta.update(dataset_meta_features(missing, data_dir))
         meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    tasks = [Task(d, int(s), c["detector"], c["params"])
+    tasks = [Task(d, int(s), c["detector"], c["params"], share)
              for s in seeds for d in datasets for c in candidates]
     return run_benchmark(tasks, store, runner)
+
+
+def matrix_train_contamination(rows: list[dict], folder="the matrix",
+                               allow_empty: bool = False) -> float | None:
+    """The training contamination of a matrix's rows (0 for protocol v1); an error if
+    they hold several levels: one matrix is one regime's evidence."""
+    levels = {float(row.get("train_contamination", 0.0)) for row in rows}
+    if not levels and allow_empty:
+        return None
+    if len(levels) != 1:
+        raise ZeroadError(f"{folder} holds rows of several training contaminations "
+                          f"{sorted(levels)}; a matrix folder holds one level (write each "
+                          "to its own folder with zeroad zeroshot matrix "
+                          "--train-contamination C)")
+    return levels.pop()
+
+
+def regime_of(train_contamination: float) -> str:
+    """The AutoDetector regime whose evidence a matrix of this contamination is."""
+    return "clean" if train_contamination == 0 else "contaminated"
 
 
 def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
@@ -185,6 +216,7 @@ class MatrixFolder:
     candidates: list[dict]
     seeds: list[int]
     member_scores: Any  # MemberScores, or None before ``zeroad zeroshot scores``
+    train_contamination: float = 0.0  # of every row: the regime the matrix is evidence of
 
     @classmethod
     def read(cls, results) -> MatrixFolder:
@@ -194,7 +226,8 @@ class MatrixFolder:
         seeds = sorted({r["seed"] for r in rows})
         scores_dir = Path(results) / SCORES_DIR
         member_scores = MemberScores(scores_dir) if scores_dir.is_dir() else None
-        return cls(Path(results), matrix, meta, candidates, seeds, member_scores)
+        return cls(Path(results), matrix, meta, candidates, seeds, member_scores,
+                   matrix_train_contamination(rows, results))
 
 
 def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | None = None,
@@ -222,6 +255,7 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
         kept = kept.untuned()
     return build_portfolio(kept, folder.meta, size=size, ensemble_size=ensemble_size,
                            member_scores=folder.member_scores,
+                           train_contamination=folder.train_contamination,
                            provenance=provenance(command, results=str(folder.path),
                                                  seeds=folder.seeds, excluded=sorted(exclude),
                                                  configs=len(kept.configs)))
@@ -242,11 +276,18 @@ def _content_digest(portfolio: dict) -> str:
 
 
 def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
-              ensemble_size: int | None = None,
-              with_tuned: bool = False) -> list[tuple[Task, str]]:
-    """Every (task, role) of the leave-one-dataset-out evaluation; writes the portfolios."""
+              ensemble_size: int | None = None, with_tuned: bool = False,
+              train_contamination: float = 0.0) -> list[tuple[Task, str]]:
+    """Every (task, role) of the leave-one-dataset-out evaluation; writes the portfolios.
+
+    Every task runs at ``train_contamination`` (protocol v2 when > 0), whatever the
+    regime of the matrix: a clean-regime matrix evaluated at 0.05 measures what the
+    clean regime loses on contaminated data, and the other way round.
+    """
+    from zeroad.data.protocol import check_train_contamination
     from zeroad.registry import get_spec
 
+    share = check_train_contamination(train_contamination)
     folder = MatrixFolder.read(results)
     matrix = folder.matrix
     portfolio_dir = Path(out) / "portfolios"
@@ -268,27 +309,32 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
                       for detector, own in portfolio.get("detector_portfolios", {}).items()
                       if own["n_neighbors"]}
     plan, per_detector = [], []
+
+    def task(dataset, detector, params, seed):
+        return Task(dataset, seed, detector, params, share)
+
     for dataset, portfolio, path in folds:
         column = matrix.auc[:, matrix.datasets.index(dataset)]
         oracle_detector, oracle_params = matrix.configs[int(np.nanargmax(column))]
         for seed in seeds:
-            plan.append((Task(dataset, seed, "auto", {"portfolio": path}), ROLE_AUTO))
-            plan.append((Task(dataset, seed, "auto", {"portfolio": path, "ensemble_size": 1,
-                                                      "criterion": "none"}), ROLE_AUTO_SINGLE))
-            plan.append((Task(dataset, seed, oracle_detector, oracle_params), ROLE_ORACLE))
+            plan.append((task(dataset, "auto", {"portfolio": path}, seed), ROLE_AUTO))
+            plan.append((task(dataset, "auto", {"portfolio": path, "ensemble_size": 1,
+                                                "criterion": "none"}, seed), ROLE_AUTO_SINGLE))
+            plan.append((task(dataset, oracle_detector, oracle_params, seed), ROLE_ORACLE))
         for seed in seeds:
             for detector in detectors:
                 learned = portfolio["defaults"].get(detector)
                 if learned is not None:
-                    per_detector.append((Task(dataset, seed, detector, learned),
+                    per_detector.append((task(dataset, detector, learned, seed),
                                          f"{detector} learned default"))
                 if detector in data_dependent:
                     own = portfolio["detector_portfolios"][detector]
-                    task = (Task(dataset, seed, "auto", {"portfolio": path, "detector": detector})
-                            if own["n_neighbors"] else Task(dataset, seed, detector, learned))
-                    per_detector.append((task, ROLE_DATA_DEPENDENT.format(detector)))
-                per_detector.append((Task(dataset, seed, detector,
-                                          get_spec(detector).library_default),
+                    per_detector.append((
+                        task(dataset, "auto", {"portfolio": path, "detector": detector}, seed)
+                        if own["n_neighbors"] else task(dataset, detector, learned, seed),
+                        ROLE_DATA_DEPENDENT.format(detector)))
+                library = get_spec(detector).library_default
+                per_detector.append((task(dataset, detector, library, seed),
                                      f"{detector} library default"))
     # AutoDetector and the oracle on every dataset first: the headline comparison is
     # complete early in a long run.
@@ -299,20 +345,23 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
                   task_timeout: float | None = None, data_dir=None, reuse=None,
                   size: int = 8, ensemble_size: int | None = None, command=None,
                   backend: str = "local", address: str | None = None,
-                  with_tuned: bool = False, reuse_any_digest: bool = False):
+                  with_tuned: bool = False, reuse_any_digest: bool = False,
+                  train_contamination: float = 0.0):
     """Run the leave-one-dataset-out plan (resumable) and return its table of roles.
 
     ``reuse`` names results folders (e.g. an earlier ``zeroad benchmark`` of the
     library defaults under full protocol v1) whose rows stand in for identical tasks
     (see :func:`reuse_rows`; ``reuse_any_digest`` takes rows made by other code too).
     ``backend`` and ``address`` choose how the tasks run, as in :func:`run_matrix`.
+    ``train_contamination``: as in :func:`lodo_plan`.
     """
     from zeroad.evaluation.backends import make_backend
     from zeroad.evaluation.runner import run_benchmark
 
     runner = make_backend(backend, address=address, jobs=jobs, task_timeout=task_timeout,
                           data_dir=data_dir)  # first: a missing Ray fails before any work
-    plan = lodo_plan(results, out, detectors, seeds, size, ensemble_size, with_tuned)
+    plan = lodo_plan(results, out, detectors, seeds, size, ensemble_size, with_tuned,
+                     train_contamination)
     store = ResultsStore(out)
     if reuse:
         reuse_rows(store, reuse, {task.key for task, _ in plan}, any_digest=reuse_any_digest)

@@ -1,0 +1,203 @@
+"""AutoDetector's two training regimes held out, and which one should be the default.
+
+Reads leave-one-dataset-out tables written by ``zeroad zeroshot evaluate`` (their
+``per_dataset_auc.csv``): one per regime (the matrix its portfolios were built from:
+clean = protocol v1, contaminated = protocol v2) and per training contamination the
+held-out tasks ran at. Each table is a folder named ``REGIME_at_cLEVEL`` under
+``--lodo`` (``clean_at_c0.05``: the clean regime's portfolios run where 5% of the
+training rows are anomalies); ``--clean-at-c0`` names the headline table, which is
+the clean regime on clean data.
+
+Writes ``regimes.md`` beside the tables: AutoDetector's mean AUC per regime and
+level, the best single default at each level (every learned and library default
+in the tables at that level), the oracles, and what each regime loses where the
+data are not what it assumes:
+
+- the clean regime is wrong wherever the training rows hold anomalies; its loss is
+  the contaminated regime's AUC minus its own, averaged over the contaminated levels
+  measured;
+- the contaminated regime is wrong where the rows are clean; its loss is the clean
+  regime's AUC minus its own at contamination 0.
+
+The default regime is the one whose loss is smaller. ``--write-default FILE``
+writes it, with the figures, as the JSON that AutoDetector reads
+(``src/zeroad/defaults/regimes.json``).
+
+    python benchmarks/regimes.py --lodo benchmarks/results/adbench_lodo_regimes \\
+        --clean-at-c0 benchmarks/results/adbench_lodo/per_dataset_auc.csv \\
+        --write-default src/zeroad/defaults/regimes.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from studylib import run_script
+
+AUTO = "AutoDetector"
+ORACLE = "oracle: best matrix config (test labels)"
+REGIMES = ("clean", "contaminated")
+NAME = re.compile(r"^(clean|contaminated)_at_c([0-9.]+)$")
+
+
+def read_tables(lodo: Path, clean_at_c0: Path | None) -> dict[tuple[str, float], pd.DataFrame]:
+    """(regime, level) -> dataset x role table of mean AUC over seeds."""
+    tables = {}
+    for folder in sorted(p for p in lodo.iterdir() if p.is_dir()):
+        match = NAME.match(folder.name)
+        if match and (folder / "per_dataset_auc.csv").exists():
+            key = (match.group(1), float(match.group(2)))
+            tables[key] = pd.read_csv(folder / "per_dataset_auc.csv", index_col="dataset")
+    if clean_at_c0 is not None:
+        tables[("clean", 0.0)] = pd.read_csv(clean_at_c0, index_col="dataset")
+    if not tables:
+        raise SystemExit(f"no REGIME_at_cLEVEL folder with per_dataset_auc.csv in {lodo}")
+    for key, table in tables.items():
+        if AUTO not in table:
+            raise SystemExit(f"the {key[0]} table at c={key[1]:g} has no {AUTO} column")
+    return tables
+
+
+def common_datasets(tables) -> list[str]:
+    """The datasets where every table has AutoDetector's AUC: every mean is like with like."""
+    sets = [set(t.index[t[AUTO].notna()]) for t in tables.values()]
+    return sorted(set.intersection(*sets))
+
+
+def summary(tables, datasets: list[str]) -> dict:
+    levels = sorted({level for _, level in tables})
+    auto = {(regime, level): float(t.loc[datasets, AUTO].mean())
+            for (regime, level), t in tables.items()}
+    best_single, oracle = {}, {}
+    for level in levels:
+        columns = {}
+        for (_, lvl), table in tables.items():
+            if lvl != level:
+                continue
+            for role in table.columns:
+                if role.endswith(("learned default", "library default")) \
+                        and table.loc[datasets, role].notna().all():
+                    columns.setdefault(role, table.loc[datasets, role].mean())
+            if ORACLE in table:
+                oracle[level] = max(oracle.get(level, 0.0), float(table.loc[datasets, ORACLE]
+                                                                   .mean()))
+        if columns:
+            role = max(columns, key=columns.get)
+            best_single[level] = (role, float(columns[role]))
+    return {"levels": levels, "auto": auto, "best_single": best_single, "oracle": oracle}
+
+
+def losses(s: dict, tables, datasets) -> dict:
+    """What each regime loses where the data are not what it assumes (None: unmeasured)."""
+    auto = s["auto"]
+    dirty_levels = [c for c in s["levels"] if c > 0
+                    and ("clean", c) in auto and ("contaminated", c) in auto]
+    clean_loss = (float(np.mean([auto[("contaminated", c)] - auto[("clean", c)]
+                                 for c in dirty_levels])) if dirty_levels else None)
+    dirty_loss = (auto[("clean", 0.0)] - auto[("contaminated", 0.0)]
+                  if ("clean", 0.0) in auto and ("contaminated", 0.0) in auto else None)
+
+    def record(better, worse):
+        a = tables[better].loc[datasets, AUTO].round(6)
+        b = tables[worse].loc[datasets, AUTO].round(6)
+        return int((a > b).sum()), int((a < b).sum())
+
+    per_level = {c: record(("contaminated", c), ("clean", c)) for c in dirty_levels}
+    if dirty_loss is not None:
+        per_level[0.0] = record(("clean", 0.0), ("contaminated", 0.0))
+    return {"clean": clean_loss, "contaminated": dirty_loss, "levels": dirty_levels,
+            "records": per_level}
+
+
+def default_of(loss: dict) -> str:
+    if loss["clean"] is None or loss["contaminated"] is None:
+        raise SystemExit("both regimes must be measured where they are wrong (a clean table "
+                         "at some c > 0 and a contaminated one at c = 0) to choose the default")
+    return "clean" if loss["clean"] <= loss["contaminated"] else "contaminated"
+
+
+def markdown(s, loss, default, n_datasets, command) -> str:
+    levels = s["levels"]
+    head = "| | " + " | ".join(f"c = {c:g}" for c in levels) + " |"
+    lines = ["# AutoDetector's training regimes, held out", "", f"Produced by `{command}`.",
+             "", f"Mean AUC over {n_datasets} ADBench datasets (each the mean over its "
+             "seeds), leaving each dataset out of the portfolio it is scored with. c is the "
+             "share of anomalies in the training rows of the held-out runs (protocol v2; "
+             "0 is protocol v1). A regime's portfolio is learned from the matrix of its "
+             "protocol: clean from v1, contaminated from v2 at c = 0.05.", "",
+             head, "|---|" + "---|" * len(levels)]
+    for regime in REGIMES:
+        cells = [f"{s['auto'][(regime, c)]:.4f}" if (regime, c) in s["auto"] else "-"
+                 for c in levels]
+        lines.append(f"| AutoDetector, {regime} regime | " + " | ".join(cells) + " |")
+    cells = [f"{s['best_single'][c][1]:.4f} ({s['best_single'][c][0]})"
+             if c in s["best_single"] else "-" for c in levels]
+    lines.append("| best single default in these tables | " + " | ".join(cells) + " |")
+    cells = [f"{s['oracle'][c]:.4f}" if c in s["oracle"] else "-" for c in levels]
+    lines.append(f"| {ORACLE} (best of either regime's matrix) | " + " | ".join(cells) + " |")
+    lines += ["", "## Which regime loses least when it is wrong", ""]
+    for c in loss["levels"]:
+        wins, losses_ = loss["records"][c]
+        lines.append(f"- At c = {c:g} the contaminated regime is ahead on {wins} datasets "
+                     f"and behind on {losses_}.")
+    if 0.0 in loss["records"]:
+        wins, losses_ = loss["records"][0.0]
+        lines.append(f"- On clean data the clean regime is ahead on {wins} datasets and "
+                     f"behind on {losses_}.")
+    lines += ["", f"- The clean regime, on contaminated data: loses "
+              f"{loss['clean']:.4f} (mean over c = "
+              f"{', '.join(f'{c:g}' for c in loss['levels'])}).",
+              f"- The contaminated regime, on clean data: loses {loss['contaminated']:.4f}.",
+              "", f"**Default: the {default} regime.**", ""]
+    return "\n".join(lines)
+
+
+def why(default: str, loss: dict, n_datasets: int, where: str) -> str:
+    other = "contaminated" if default == "clean" else "clean"
+    return (f"zeroad's default, measured held out on {n_datasets} ADBench datasets: the "
+            f"{default} regime loses {loss[default]:.3f} mean AUC where the data are not "
+            f"what it assumes, the {other} regime {loss[other]:.3f} ({where})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lodo", required=True, help="folder of REGIME_at_cLEVEL tables")
+    parser.add_argument("--clean-at-c0", help="per_dataset_auc.csv of the clean regime on "
+                                              "clean data (the headline table)")
+    parser.add_argument("--write-default", help="write the default regime's JSON here")
+    args = parser.parse_args(argv)
+    lodo = Path(args.lodo)
+    if not lodo.is_dir():
+        raise SystemExit(f"{lodo} is not a folder")
+    tables = read_tables(lodo, Path(args.clean_at_c0) if args.clean_at_c0 else None)
+    datasets = common_datasets(tables)
+    if not datasets:
+        raise SystemExit("no dataset has AutoDetector's AUC in every table")
+    s = summary(tables, datasets)
+    loss = losses(s, tables, datasets)
+    default = default_of(loss)
+    command = "python benchmarks/regimes.py " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    text = markdown(s, loss, default, len(datasets), command)
+    (lodo / "regimes.md").write_text(text)
+    print(text)
+    if args.write_default:
+        where = (lodo / "regimes.md").as_posix()
+        Path(args.write_default).write_text(json.dumps({
+            "default": default, "why": why(default, loss, len(datasets), where),
+            "loss_when_wrong": {"clean": round(loss["clean"], 4),
+                                "contaminated": round(loss["contaminated"], 4)},
+            "auto_mean_auc": {f"{regime} at c={level:g}": round(value, 4)
+                              for (regime, level), value in sorted(s["auto"].items())},
+            "datasets": len(datasets), "command": command}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_script(main))

@@ -1,0 +1,52 @@
+"""benchmarks/regimes.py: the two regimes held out, and the default chosen from them."""
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import load_benchmark_script
+
+
+def _table(folder, auto, **roles):
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame({"AutoDetector": auto, **roles}, index=["a", "b", "c"])
+    frame.index.name = "dataset"
+    frame.to_csv(folder / "per_dataset_auc.csv")
+
+
+def test_the_default_is_the_regime_that_loses_least_when_it_is_wrong(tmp_path):
+    script = load_benchmark_script("regimes")
+    lodo = tmp_path / "lodo"
+    # Clean regime: 0.9 on clean data, 0.7 at c = 0.05; contaminated: 0.85 and 0.8.
+    _table(lodo / "clean_at_c0.05", [0.7, 0.7, 0.7], **{"gmm library default": [0.75] * 3})
+    _table(lodo / "contaminated_at_c0.05", [0.8, 0.8, 0.8])
+    _table(lodo / "contaminated_at_c0", [0.85, 0.85, 0.85])
+    clean = tmp_path / "headline"
+    _table(clean, [0.9, 0.9, 0.9], **{"knn library default": [0.88] * 3})
+    out = tmp_path / "regimes.json"
+    assert script.main(["--lodo", str(lodo), "--clean-at-c0", str(clean / "per_dataset_auc.csv"),
+                        "--write-default", str(out)]) == 0
+    written = json.loads(out.read_text())
+    # Clean loses 0.1 where the data are contaminated, contaminated 0.05 where clean.
+    assert written["default"] == "contaminated"
+    assert written["loss_when_wrong"] == {"clean": 0.1, "contaminated": 0.05}
+    assert "held out" in written["why"]
+    text = (lodo / "regimes.md").read_text()
+    assert "| AutoDetector, clean regime | 0.9000 | 0.7000 |" in text
+    assert "0.7500 (gmm library default)" in text and "0.8800 (knn library default)" in text
+    assert "ahead on 3 datasets and behind on 0" in text
+    # Where clean data cost the contaminated regime more, the clean regime is the default.
+    _table(tmp_path / "lodo2" / "contaminated_at_c0", [0.6, 0.6, 0.6])
+    _table(tmp_path / "lodo2" / "contaminated_at_c0.05", [0.8, 0.8, 0.8])
+    _table(tmp_path / "lodo2" / "clean_at_c0.05", [0.7, 0.7, 0.7])
+    script.main(["--lodo", str(tmp_path / "lodo2"), "--clean-at-c0",
+                 str(clean / "per_dataset_auc.csv"), "--write-default", str(out)])
+    assert json.loads(out.read_text())["default"] == "clean"
+
+
+def test_a_regime_unmeasured_where_it_is_wrong_chooses_nothing(tmp_path):
+    script = load_benchmark_script("regimes")
+    _table(tmp_path / "clean_at_c0.05", [0.7, 0.7, 0.7])
+    _table(tmp_path / "contaminated_at_c0.05", [0.8, 0.8, 0.8])
+    with pytest.raises(SystemExit, match="both regimes must be measured"):
+        script.main(["--lodo", str(tmp_path)])
