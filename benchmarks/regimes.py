@@ -93,6 +93,27 @@ def summary(tables, datasets: list[str]) -> dict:
     return {"levels": levels, "auto": auto, "best_single": best_single, "oracle": oracle}
 
 
+def add_single_defaults(s: dict, folder: Path, datasets: list[str]) -> None:
+    """Per level, the best single detector default of a ``zeroad benchmark`` folder run at
+    those levels (``--train-contamination``), over the same datasets; ``auto`` left out."""
+    from zeroad.evaluation.store import ResultsStore
+
+    rows = [r for r in ResultsStore(folder).rows() if not r["error"] and r["detector"] != "auto"]
+    if not rows:
+        raise SystemExit(f"{folder} holds no detector results")
+    f = pd.DataFrame(rows)
+    f["level"] = f.get("train_contamination", pd.Series(0.0, index=f.index)).fillna(0.0)
+    for level, part in f.groupby("level"):
+        means = part.pivot_table(index="dataset", columns="detector", values="auc",
+                                 aggfunc="mean").reindex(datasets)
+        means = means.loc[:, means.notna().all()].mean()
+        if len(means) and float(level) in s["levels"]:
+            role = f"{means.idxmax()} library default ({folder.name})"
+            if float(level) not in s["best_single"] or means.max() > s["best_single"][
+                    float(level)][1]:
+                s["best_single"][float(level)] = (role, float(means.max()))
+
+
 def losses(s: dict, tables, datasets) -> dict:
     """What each regime loses where the data are not what it assumes (None: unmeasured)."""
     auto = s["auto"]
@@ -138,7 +159,7 @@ def markdown(s, loss, default, n_datasets, command) -> str:
         lines.append(f"| AutoDetector, {regime} regime | " + " | ".join(cells) + " |")
     cells = [f"{s['best_single'][c][1]:.4f} ({s['best_single'][c][0]})"
              if c in s["best_single"] else "-" for c in levels]
-    lines.append("| best single default in these tables | " + " | ".join(cells) + " |")
+    lines.append("| best single default | " + " | ".join(cells) + " |")
     cells = [f"{s['oracle'][c]:.4f}" if c in s["oracle"] else "-" for c in levels]
     lines.append(f"| {ORACLE} (best of either regime's matrix) | " + " | ".join(cells) + " |")
     lines += ["", "## Which regime loses least when it is wrong", ""]
@@ -170,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lodo", required=True, help="folder of REGIME_at_cLEVEL tables")
     parser.add_argument("--clean-at-c0", help="per_dataset_auc.csv of the clean regime on "
                                               "clean data (the headline table)")
+    parser.add_argument("--single", help="a zeroad benchmark folder of single detectors "
+                                         "at the same levels (--train-contamination): their "
+                                         "best default per level joins the table")
     parser.add_argument("--write-default", help="write the default regime's JSON here")
     args = parser.parse_args(argv)
     lodo = Path(args.lodo)
@@ -180,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if not datasets:
         raise SystemExit("no dataset has AutoDetector's AUC in every table")
     s = summary(tables, datasets)
+    if args.single:
+        add_single_defaults(s, Path(args.single), datasets)
     loss = losses(s, tables, datasets)
     default = default_of(loss)
     command = "python benchmarks/regimes.py " + " ".join(

@@ -91,6 +91,11 @@ def test_fit_with_the_auto_detector_says_what_it_chose(tmp_path, capsys, X_norma
     assert model.selection_["chosen"] and len(model.members_) >= 1
     out = capsys.readouterr().out
     assert "chosen by" in out and model.selection_["chosen"][0]["detector"] in out
+    assert f"{model.selection_['training']['regime']} training regime" in out
+    assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
+                 "training=contaminated", "--out", str(tmp_path / "dirty.zad")]) == 0
+    assert zeroad.load(tmp_path / "dirty.zad").selection_["training"]["regime"] == "contaminated"
+    assert "contaminated training regime" in capsys.readouterr().out
     # The shipped portfolio uses no criterion (it did not pass the build's sign test); one
     # asked for chooses among the candidates, and the output says what it saw.
     assert "criterion" not in model.selection_

@@ -35,6 +35,17 @@ def test_the_default_is_the_regime_that_loses_least_when_it_is_wrong(tmp_path):
     assert "| AutoDetector, clean regime | 0.9000 | 0.7000 |" in text
     assert "0.7500 (gmm library default)" in text and "0.8800 (knn library default)" in text
     assert "ahead on 3 datasets and behind on 0" in text
+    # A benchmark folder of single detectors at the same levels joins the table.
+    from zeroad.evaluation.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "single")
+    for dataset in "abc":
+        for level, auc in ((0.05, 0.79), (0.0, 0.5)):
+            store.append({"dataset": dataset, "seed": 0, "detector": "gmm", "params": "{}",
+                          "error": None, "auc": auc, "train_contamination": level})
+    script.main(["--lodo", str(lodo), "--clean-at-c0", str(clean / "per_dataset_auc.csv"),
+                 "--single", str(tmp_path / "single")])
+    assert "0.7900 (gmm library default (single))" in (lodo / "regimes.md").read_text()
     # Where clean data cost the contaminated regime more, the clean regime is the default.
     _table(tmp_path / "lodo2" / "contaminated_at_c0", [0.6, 0.6, 0.6])
     _table(tmp_path / "lodo2" / "contaminated_at_c0.05", [0.8, 0.8, 0.8])

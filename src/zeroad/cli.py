@@ -76,6 +76,10 @@ def cmd_fit(args) -> None:
         _print_weighted_threshold(detector, _named(X, data.feature_names), data.weights[normal])
     selection = getattr(detector, "selection_", None)
     if selection is not None:
+        training = selection.get("training")
+        if training:  # AutoDetector (one detector's data-dependent default too)
+            print(f"{training['regime']} training regime (portfolio learned at training "
+                  f"contamination {training['train_contamination']:g}): {training['why']}")
         print(f"chosen by {selection['rule']}:")
         if selection.get("neighbours"):
             print(f"  nearest: {', '.join(selection['neighbours'])}")
@@ -518,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     zs = sub.add_parser("zeroshot", help="learn and evaluate zero-shot defaults and portfolios")
     zsub = zs.add_subparsers(dest="zeroshot_command", required=True)
     p = zsub.add_parser("matrix", help="evaluate candidate configs on every dataset "
-                                       "(protocol v1 at search caps); resumable")
+                                       "(protocol v1, or v2 with --train-contamination); resumable")
     p.add_argument("--datasets", nargs="+", required=True)
     p.add_argument("--detectors", nargs="+", required=True)
     p.add_argument("--configs", type=int, default=16,
