@@ -270,8 +270,10 @@ ROLE_DATA_DEPENDENT = "{} data-dependent default"
 
 
 def _content_digest(portfolio: dict) -> str:
-    """Digest of what a portfolio decides (not when or by whom it was built)."""
-    content = {k: v for k, v in portfolio.items() if k != "provenance"}
+    """Digest of what a portfolio decides (not when or by whom it was built, nor the
+    regime it records: that changes no choice, and leaving it out keeps the digests,
+    and so the task identities, of the folds built before regimes were recorded)."""
+    content = {k: v for k, v in portfolio.items() if k not in ("provenance", "training")}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
 
 
