@@ -71,16 +71,28 @@ def _file(folder: Path, dataset: str) -> Path:
     return folder / f"{safe_name(dataset)}.npz"
 
 
-def matrix_max_train(rows: list[dict]) -> int:
-    """The training cap a matrix's rows ran with (rows at protocol v1's own caps do not
+def _matrix_cap(rows: list[dict], field: str, protocol_cap: int, what: str) -> int:
+    """The cap ``field`` a matrix's rows ran with (rows at protocol v1's own caps do not
     record it); an error if its rows ran with different caps."""
-    from zeroad.data.protocol import MAX_TRAIN
-
-    caps = {row.get("max_train", MAX_TRAIN) for row in rows}
+    caps = {row.get(field, protocol_cap) for row in rows}
     if len(caps) != 1:
-        raise ZeroadError(f"the matrix's rows ran with different training caps {sorted(caps)}; "
+        raise ZeroadError(f"the matrix's rows ran with different {what} caps {sorted(caps)}; "
                           "member scores need one")
     return caps.pop()
+
+
+def matrix_max_train(rows: list[dict]) -> int:
+    """The training cap a matrix's rows ran with; see :func:`_matrix_cap`."""
+    from zeroad.data.protocol import MAX_TRAIN
+
+    return _matrix_cap(rows, "max_train", MAX_TRAIN, "training")
+
+
+def matrix_max_test(rows: list[dict]) -> int:
+    """The test cap a matrix's rows ran with; see :func:`_matrix_cap`."""
+    from zeroad.data.protocol import MAX_TEST as PROTOCOL_MAX_TEST
+
+    return _matrix_cap(rows, "max_test", PROTOCOL_MAX_TEST, "test")
 
 
 def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool = True,
@@ -136,17 +148,6 @@ def _one_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-def matrix_max_test(rows: list[dict]) -> int:
-    """The test cap a matrix's rows ran with, as :func:`matrix_max_train`."""
-    from zeroad.data.protocol import MAX_TEST as PROTOCOL_MAX_TEST
-
-    caps = {row.get("max_test", PROTOCOL_MAX_TEST) for row in rows}
-    if len(caps) != 1:
-        raise ZeroadError(f"the matrix's rows ran with different test caps {sorted(caps)}; "
-                          "member scores need one")
-    return caps.pop()
 
 
 def _load_rows(dataset: str, data_dir, split: tuple[int, int, float]):

@@ -526,7 +526,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
         "provenance": provenance or {},
-        "training": {"regime": "clean" if train_contamination == 0 else "contaminated",
+        "training": {"regime": regime_of(train_contamination),
                      "train_contamination": float(train_contamination)},
         "datasets": matrix.datasets,
         "defaults": defaults,
@@ -620,6 +620,11 @@ REGIMES = ("clean", "contaminated")
 """AutoDetector's training regimes: the training rows are clean normal data (the
 portfolio learned under protocol v1), or hold some anomalies (learned under v2)."""
 SHIPPED = {"clean": "portfolio.json", "contaminated": "portfolio_contaminated.json"}
+
+
+def regime_of(train_contamination: float) -> str:
+    """The regime whose evidence a matrix of this training contamination is."""
+    return "clean" if train_contamination == 0 else "contaminated"
 
 
 def training_of(portfolio: dict[str, Any]) -> dict[str, Any]:

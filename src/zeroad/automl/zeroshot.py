@@ -130,12 +130,11 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
                           criteria=True)
     out = Path(out)
     store = ResultsStore(out)
-    if (out / "results.jsonl").exists():
-        held = matrix_train_contamination(store.rows(), out, allow_empty=True)
-        if held is not None and held != share:
-            raise ZeroadError(f"{out} is a matrix of training contamination {held:g}; a "
-                              f"matrix folder holds one level, so write the rows of "
-                              f"{share:g} to another folder")
+    held = matrix_train_contamination(store.rows(), out, allow_empty=True)
+    if held is not None and held != share:
+        raise ZeroadError(f"{out} is a matrix of training contamination {held:g}; a "
+                          f"matrix folder holds one level, so write the rows of "
+                          f"{share:g} to another folder")
     candidates_path = out / CANDIDATES_FILE
     candidates = matrix_candidates(detectors, n_random, tuned)
     if candidates_path.exists():  # a resumed run keeps the candidates it started with
@@ -173,11 +172,6 @@ def matrix_train_contamination(rows: list[dict], folder="the matrix",
                           "to its own folder with zeroad zeroshot matrix "
                           "--train-contamination C)")
     return levels.pop()
-
-
-def regime_of(train_contamination: float) -> str:
-    """The AutoDetector regime whose evidence a matrix of this contamination is."""
-    return "clean" if train_contamination == 0 else "contaminated"
 
 
 def load_matrix(results) -> tuple[PerformanceMatrix, dict, list[dict]]:
