@@ -13,6 +13,7 @@ from zeroad.automl.metafeatures import NAMES, meta_features
 from zeroad.automl.portfolio import (
     PerformanceMatrix,
     build_portfolio,
+    choose_neighbours,
     criterion_pick,
     greedy_portfolio,
     rank_members,
@@ -82,13 +83,15 @@ def test_greedy_portfolio_covers_every_dataset():
 
 
 def _toy_matrix():
+    """knn k=5 best on five datasets alike (a, b...), hbos on five wide ones (c, d...)."""
     configs = [("knn", {"n_neighbors": 5}), ("hbos", {}), ("knn", {"n_neighbors": 50})]
-    datasets = ["a", "b", "c", "d"]
-    auc = np.array([[0.9, 0.9, 0.6, 0.6],
-                    [0.7, 0.7, 0.9, 0.9],
-                    [0.8, np.nan, 0.7, 0.7]])
+    datasets = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+    wide = ("c", "d", "f", "h", "j")
+    auc = np.array([[0.6 if d in wide else 0.9 for d in datasets],
+                    [0.9 if d in wide else 0.7 for d in datasets],
+                    [np.nan if d == "b" else 0.7 if d in wide else 0.8 for d in datasets]])
     meta = {d: {n: 0.0 for n in NAMES} for d in datasets}
-    for d in ("c", "d"):
+    for d in wide:
         meta[d]["log10_features"] = 2.0
     return PerformanceMatrix(configs, datasets, auc), meta
 
@@ -124,8 +127,13 @@ def test_portfolio_learns_defaults_and_chooses_by_neighbours():
     assert portfolio["defaults"]["knn"] == {"n_neighbors": 5}  # the failure counts as 0
     assert {(m["detector"], json.dumps(m["params"])) for m in portfolio["members"]} == {
         ("knn", '{"n_neighbors": 5}'), ("hbos", "{}")}
-    # Leaving one dataset out, its twin is the nearest neighbour and knows what works.
-    assert portfolio["selection"]["n_neighbors"] in (1, 3)
+    # Leaving one dataset out, its kind are the nearest datasets and know what works:
+    # the nearest 1, 3 and 5 win alike (ties go to more neighbours) on the five
+    # datasets of the other kind than the global ranking's choice, and lose on none.
+    assert portfolio["selection"]["n_neighbors"] == 5
+    assert portfolio["selection"]["chosen_by"] == "used"
+    assert portfolio["selection"]["sign_test"] == {"n_neighbors": 5, "wins": 5, "losses": 0,
+                                                   "p_value": 1 / 32}
     wide = {**meta["c"]}
     assert select(portfolio, wide)["chosen"][0]["detector"] == "hbos"
     assert select(portfolio, meta["a"])["chosen"][0]["detector"] == "knn"
@@ -615,3 +623,40 @@ def test_sign_test_counts_wins_and_losses_and_ignores_ties():
     test = sign_test(np.array([1.0] * 5 + [0.5, 0.9]), np.array([0.9] * 7))
     assert test == {"wins": 5, "losses": 1, "p_value": pytest.approx(7 / 64)}
     assert sign_test(np.ones(3), np.ones(3)) == {"wins": 0, "losses": 0, "p_value": 1.0}
+
+
+def test_nearest_datasets_choose_only_when_they_win_on_significantly_more_datasets():
+    """Two twin datasets where B is best, eight where A is: the nearest dataset wins on
+    the twins and ties elsewhere, better in the mean but not in a sign test."""
+    configs = [("knn", {"n_neighbors": 5}), ("hbos", {})]
+    datasets = [f"x{i}" for i in range(10)]
+    twins = np.arange(10) < 2
+    auc = np.array([np.where(twins, 0.5, 0.9), np.where(twins, 0.9, 0.7)])
+    meta = {d: {n: 0.0 for n in NAMES} for d in datasets}
+    for d in datasets[:2]:
+        meta[d]["log10_features"] = 2.0
+    portfolio = build_portfolio(PerformanceMatrix(configs, datasets, auc), meta, size=2)
+    selection = portfolio["selection"]
+    assert selection["inner_lodo_mean_normalised_auc"]["1"] > \
+        selection["inner_lodo_mean_normalised_auc"]["0"]
+    assert selection["n_neighbors"] == 0
+    assert selection["sign_test"]["wins"] == 2 and selection["sign_test"]["losses"] == 0
+    assert selection["chosen_by"] == "not used: sign test p = 0.25, not below 0.05"
+    assert select(portfolio, meta["x0"])["rule"] == "global ranking"
+
+
+def test_choose_neighbours_needs_the_mean_and_the_sign_test():
+    global_rule = np.full(10, 0.9)
+    one_big_win = np.r_[1.0, np.full(9, 0.89)]  # mean 0.901 > 0.9, 1 win and 9 losses
+    rule = choose_neighbours({0: global_rule, 3: one_big_win})
+    assert rule["n_neighbors"] == 0 and rule["sign_test"]["losses"] == 9
+    many_wins = np.r_[np.full(6, 0.95), np.full(4, 0.9)]  # 6 wins, 4 ties: p = 1 / 64
+    rule = choose_neighbours({0: global_rule, 1: many_wins, 8: many_wins})
+    assert rule == {"n_neighbors": 8, "verdict": "used",  # ties go to more neighbours
+                    "sign_test": {"n_neighbors": 8, "wins": 6, "losses": 0,
+                                  "p_value": 1 / 64}}
+    rule = choose_neighbours({0: many_wins, 5: global_rule})
+    assert rule["n_neighbors"] == 0 and rule["verdict"] == "not used: no better in the mean"
+    # A global ranking that leads outright records no sign test in the portfolio.
+    matrix, meta = _two_kinds_of_dataset(informative=False)
+    assert "sign_test" not in build_portfolio(matrix, meta, size=3)["selection"]
