@@ -49,6 +49,7 @@ from studylib import recorded_commands, run_script
 
 from zeroad import make_detector
 from zeroad.datasets import load, one_class_split
+from zeroad.errors import ZeroadError
 from zeroad.evaluation.metrics import roc_auc
 from zeroad.evaluation.store import ResultsStore
 
@@ -163,10 +164,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="random: a random half of the normal rows per seed trains "
                              "(zeroad's protocol v1); file-order: the first half in file "
                              "order, as the DTE repository's tables (default: random)")
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help="only these of the claimed datasets (default: every one)")
     parser.add_argument("--data-dir", default=None, help="folder with adbench/")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     claims = published_claims(args.detectors)
+    if args.datasets is not None:
+        claimed = {spec for c in claims for spec in c["auc"]}
+        unclaimed = sorted(set(args.datasets) - claimed)
+        if unclaimed:
+            raise ZeroadError(f"no published figure for {', '.join(unclaimed)} among the "
+                              f"claims run; they have {', '.join(sorted(claimed))}")
+        claims = [{**c, "auc": {spec: auc for spec, auc in c["auc"].items()
+                                if spec in args.datasets}} for c in claims]
     store = ResultsStore(args.out)
     with store.exclusive():
         done = {(r["detector"], r["dataset"], r["seed"], split_of(r)) for r in rows_of(store)}

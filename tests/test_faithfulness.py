@@ -38,3 +38,25 @@ def test_both_splits_are_kept_apart_resumed_and_tabled(tmp_path, monkeypatch):
     assert "## Random split" in page and "## File-order split" in page
     assert page.count("| knn | sklearn:breast_cancer |") == 2
     assert (out / "commands.txt").read_text().count("--split file-order") == 1
+
+
+def test_datasets_narrow_the_run_to_claimed_ones(tmp_path, monkeypatch, capsys):
+    script = load_benchmark_script("faithfulness")
+    published = tmp_path / "published"
+    published.mkdir()
+    claim = {"detector": "knn", "source": "a test claim", "tolerance": 0.5,
+             "config": {"n_neighbors": 5, "calibration_fraction": 0},
+             "auc": {"sklearn:breast_cancer": 0.9, "sklearn:wine": 0.8}}
+    (published / "knn.json").write_text(json.dumps(claim))
+    monkeypatch.setattr(script, "PUBLISHED", published)
+    out = tmp_path / "out"
+    assert script.main(["--detectors", "knn", "--seeds", "0", "--datasets",
+                        "sklearn:breast_cancer", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["dataset"] for r in rows] == ["sklearn:breast_cancer"]
+    status = script.run_script(lambda: script.main(
+        ["--detectors", "knn", "--datasets", "adbench:cardio", "--out", str(out)]))
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 2
+    assert error.endswith("no published figure for adbench:cardio among the claims run; "
+                          "they have sklearn:breast_cancer, sklearn:wine")
