@@ -228,13 +228,13 @@ def _fold_rankings(sub: np.ndarray, meta: np.ndarray, keep: np.ndarray, held: in
 
 
 def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: int,
-                member_scores=None) -> tuple[dict, dict]:
+                member_scores=None) -> tuple[dict, dict, dict]:
     """Leave each training dataset out in turn and score every rule on it.
 
     ``folds`` is ``matrix.fold(held)`` for each dataset. Returns the normalised AUC on
     each held-out dataset of each neighbour rule (single choice) and, when
     ``member_scores`` can score combinations, of each (ensemble size, combine) pair
-    under the neighbour rule :func:`choose_neighbours` takes.
+    under the neighbour rule :func:`choose_neighbours` takes; and that rule.
     """
     n = len(folds)
     detectors = [d for d, _ in matrix.configs]
@@ -253,7 +253,8 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
             rankings[k].append([members[i] for i in order])
     rule_values = {k: np.array([held_ratios[held][r[0]] for held, r in enumerate(ranked)])
                    for k, ranked in rankings.items()}
-    k_best = choose_neighbours(rule_values)["n_neighbors"]
+    rule = choose_neighbours(rule_values)
+    k_best = rule["n_neighbors"]
     ensemble_values = {}
     if member_scores is not None:
         for size_ in ENSEMBLE_CHOICES:
@@ -266,7 +267,7 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
                     auc = member_scores.auc(matrix.datasets[held], chosen, method)
                     values.append(auc / held_best[held])
                 ensemble_values[(size_, method)] = np.array(values)
-    return rule_values, ensemble_values
+    return rule_values, ensemble_values, rule
 
 
 def detector_portfolios(matrix: PerformanceMatrix, folds: list, ratios: np.ndarray,
@@ -484,10 +485,10 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     use_scores = member_scores if ensemble_size is None else None
     # Each training dataset left out in turn, once for every inner leave-one-out below.
     folds = [matrix.fold(held) for held in range(len(matrix.datasets))]
-    rule_values, ensemble_values = _inner_lodo(matrix, folds, meta_array, size, use_scores)
+    rule_values, ensemble_values, rule = _inner_lodo(matrix, folds, meta_array, size,
+                                                     use_scores)
     rule_scores = {k: float(v.mean()) for k, v in rule_values.items()}
     ensemble_scores = {k: float(v.mean()) for k, v in ensemble_values.items()}
-    rule = choose_neighbours(rule_values)
     n_neighbors = rule["n_neighbors"]
     if ensemble_size is not None:
         ensemble, combine, how = int(ensemble_size), COMBINE[0], "given by the caller"
