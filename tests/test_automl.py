@@ -660,3 +660,17 @@ def test_choose_neighbours_needs_the_mean_and_the_sign_test():
     # A global ranking that leads outright records no sign test in the portfolio.
     matrix, meta = _two_kinds_of_dataset(informative=False)
     assert "sign_test" not in build_portfolio(matrix, meta, size=3)["selection"]
+
+
+def test_refine_adds_each_config_again_with_that_share(tmp_path):
+    from zeroad.automl.zeroshot import matrix_candidates, run_matrix
+
+    candidates = matrix_candidates(["knn"], 2, refine=[0.05, 0.1])
+    plain = [c["params"] for c in candidates if c["origin"] != "refined"]
+    refined = [c["params"] for c in candidates if c["origin"] == "refined"]
+    assert len(plain) == 3 and len(refined) == 6
+    # Every refined config is a plain one plus its share: paired on the same tasks.
+    assert refined == [{**p, "refine": s} for p in plain for s in (0.05, 0.1)]
+    for share in (0.5, 0.0, float("nan")):
+        with pytest.raises(ZeroadError, match="--refine takes shares above 0 and below 0.5"):
+            run_matrix(["toy:gaussian"], ["knn"], tmp_path / "m", n_random=0, refine=[share])

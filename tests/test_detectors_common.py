@@ -49,6 +49,41 @@ def test_clone_and_params_round_trip(name):
 
 
 @pytest.mark.parametrize("name", DETECTORS)
+def test_refine_leaves_out_the_share_of_rows_an_isolation_forest_finds_strangest(
+        name, X_normal, X_fresh, outlier):
+    # Six rows near a far point among the training rows: 2% of them, the strangest.
+    near = outlier * (1 + 0.01 * np.random.default_rng(0).normal(size=(6, outlier.shape[1])))
+    X_train = np.vstack([X_normal, near])
+    det = zeroad.make_detector(name, random_state=0, refine=0.1, calibration_fraction=0)
+    det.fit(X_train)
+    assert det.n_refined_ == int(0.1 * X_train.shape[0])
+    assert det.get_params()["refine"] == 0.1
+    scores = det.decision_function(X_fresh)
+    assert np.isfinite(scores).all() and np.ptp(scores) > 0
+    plain = zeroad.make_detector(name, random_state=0, calibration_fraction=0).fit(X_train)
+    assert plain.n_refined_ == 0
+
+
+def test_refine_uncovers_an_anomaly_that_training_anomalies_hide(X_normal, X_fresh, outlier):
+    X_train = np.vstack([X_normal, np.repeat(outlier, 3, axis=0)])
+    plain = zeroad.make_detector("knn", n_neighbors=1, calibration_fraction=0).fit(X_train)
+    refined = zeroad.make_detector("knn", n_neighbors=1, refine=0.05,
+                                   calibration_fraction=0).fit(X_train)
+    # kNN's nearest training row of the anomaly is its own copy: it looks normal ...
+    assert plain.decision_function(outlier)[0] < plain.decision_function(X_fresh).max()
+    # ... until the Isolation Forest's strangest 5% of the training rows are left out.
+    assert refined.decision_function(outlier)[0] > refined.decision_function(X_fresh).max()
+
+
+def test_refine_keeps_the_calibration_rows_and_their_guarantee(X_normal):
+    det = zeroad.make_detector("knn", refine=0.1, calibration_fraction=0.5, fpr=0.05,
+                               random_state=0).fit(X_normal)
+    assert det.calibration_scores_.size == 150
+    assert det.decision_scores_.size == 150 - 15 and det.n_refined_ == 15
+    assert det.threshold_method_ == "conformal"
+
+
+@pytest.mark.parametrize("name", DETECTORS)
 def test_save_load_gives_identical_scores(name, tmp_path, X_normal, X_fresh):
     det = zeroad.make_detector(name, random_state=0).fit(X_normal)
     path = tmp_path / f"{name}.zad"

@@ -320,7 +320,8 @@ def cmd_zeroshot_matrix(args) -> int:
                       jobs=_jobs(args), task_timeout=args.task_timeout, data_dir=args.data_dir,
                       tuned=args.tuned or (), max_train=args.max_train, max_test=args.max_test,
                       backend=args.backend, address=args.address,
-                      train_contamination=args.train_contamination)
+                      train_contamination=args.train_contamination,
+                      refine=args.refine or ())
     errors = sum(1 for r in rows if r["error"])
     print(f"{len(rows)} rows in {Path(args.out) / 'results.jsonl'} ({errors} with errors); "
           f"build a portfolio with: zeroad zeroshot build --results {args.out} --out FILE")
@@ -536,6 +537,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="protocol v2: share of anomalies in the training rows (one level "
                         "per matrix folder): the evidence of AutoDetector's contaminated "
                         "regime; 0 (the default) is protocol v1, the clean regime")
+    p.add_argument("--refine", nargs="+", type=float, metavar="SHARE",
+                   help="also run each config with the detector's refine parameter at "
+                        "these shares (training rows an Isolation Forest scores most "
+                        "anomalous, left out before the fit)")
     run_options(p, [0], jobs=1)
     p.set_defaults(func=cmd_zeroshot_matrix)
 

@@ -66,8 +66,9 @@ class AutoDetector(BaseDetector):
         portfolio picks for these meta-features where the build found that this
         helps, else its single learned default (``selection_["rule"]`` says which).
         One model: ``ensemble_size`` and ``criterion`` must then be None, 1 or "none".
-    scaler, contamination, fpr, calibration_fraction, random_state
-        As for every detector. ``scaler="none"`` by default because every
+    scaler, contamination, fpr, calibration_fraction, refine, random_state
+        As for every detector (``refine`` leaves out rows before any member is
+        fitted; a member's config may refine again). ``scaler="none"`` by default because every
         member brings its own configured scaler.
 
     Attributes
@@ -94,9 +95,10 @@ class AutoDetector(BaseDetector):
 
     def __init__(self, *, training=None, portfolio=None, ensemble_size=None, combine=None,
                  criterion=None, detector=None, scaler="none", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction, refine=refine,
+                         random_state=random_state)
         self.training = training
         self.portfolio = portfolio
         self.detector = detector

@@ -55,12 +55,16 @@ def dataset_meta_features(datasets: list[str], data_dir=None,
     return out
 
 
-def matrix_candidates(detectors: list[str], n_random: int, tuned=()) -> list[dict]:
+def matrix_candidates(detectors: list[str], n_random: int, tuned=(),
+                      refine=()) -> list[dict]:
     """Candidate configs and their origin: library default, random sample or tuned on datasets.
 
     ``tuned`` is a list of folders of ``zeroad tune`` trials; each search's best
     config is added. A config that several searches found is one candidate whose
-    ``tuned_on`` lists their datasets.
+    ``tuned_on`` lists their datasets. ``refine``: shares of the training rows to
+    leave out (the detectors' ``refine`` parameter); each adds every library default
+    and random config again with that share (origin ``refined``), so a refined
+    config and its plain twin are compared on the same tasks.
     """
     candidates, seen = [], {}
 
@@ -79,6 +83,8 @@ def matrix_candidates(detectors: list[str], n_random: int, tuned=()) -> list[dic
     for detector in detectors:
         for i, params in enumerate(candidate_configs(detector, n_random)):
             add(detector, params, "library_default" if i == 0 else "random")
+            for share in refine:
+                add(detector, {**params, "refine": float(share)}, "refined")
     if isinstance(tuned, (str, Path)):
         tuned = [tuned]
     if tuned:
@@ -110,8 +116,12 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
                seeds=(0,), jobs: int | None = 1, task_timeout: float | None = None, data_dir=None,
                tuned=(), max_train: int = MATRIX_MAX_TRAIN,
                max_test: int = MATRIX_MAX_TEST, backend: str = "local",
-               address: str | None = None, train_contamination: float = 0.0) -> list[dict]:
+               address: str | None = None, train_contamination: float = 0.0,
+               refine=()) -> list[dict]:
     """Evaluate every candidate config on every dataset; resumable like any benchmark.
+
+    ``refine`` adds each config again with those shares of ``refine`` (see
+    :func:`matrix_candidates`): data refinement for the contaminated regime.
 
     ``train_contamination`` > 0 runs protocol v2 (that share of the training rows are
     anomalies): the matrix of the contaminated regime. A matrix folder holds one
@@ -136,7 +146,10 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
                           f"matrix folder holds one level, so write the rows of "
                           f"{share:g} to another folder")
     candidates_path = out / CANDIDATES_FILE
-    candidates = matrix_candidates(detectors, n_random, tuned)
+    for value in refine:
+        if not 0 < value < 0.5:
+            raise ZeroadError(f"--refine takes shares above 0 and below 0.5, not {value:g}")
+    candidates = matrix_candidates(detectors, n_random, tuned, refine)
     if candidates_path.exists():  # a resumed run keeps the candidates it started with
         earlier = json.loads(candidates_path.read_text())
         known = {(c["detector"], canonical_params(c["params"])): c for c in earlier}

@@ -57,6 +57,15 @@ class BaseDetector(BaseEstimator):
         optimistic. 0 trains on every row and places the threshold on in-sample
         scores: no false-positive guarantee and no p-values (fine when only
         the ranking of scores matters, as in AUC benchmarks).
+    refine : float in [0, 0.5)
+        For training data that may hold a few anomalies: the share of the
+        training rows (after the calibration rows are set aside) that an
+        Isolation Forest scores most anomalous, left out before the model is
+        fitted (data refinement, as in Yoon et al., "Self-supervised, Refine,
+        Repeat", TMLR 2022, with one Isolation Forest as the refiner). 0, the
+        default, fits on every row. Scoring is unchanged: the Isolation Forest
+        is not kept. The calibration rows are not refined, so a threshold's
+        guarantee still holds for rows drawn like the training data.
     random_state : int in [0, 2**32 - 1] or None
         Seed of every random choice (calibration split, the model's own
         randomness). None behaves as 0, so runs are reproducible by default
@@ -74,6 +83,8 @@ class BaseDetector(BaseEstimator):
         Scores of the rows the model was trained on (higher = more anomalous).
     calibration_scores_ : ndarray
         Scores of the held-out calibration rows (empty when calibration_fraction=0).
+    n_refined_ : int
+        Training rows left out by ``refine`` (0 when it is 0).
     threshold_ : float
         Scores above it are predicted anomalous.
     threshold_method_ : {"conformal", "in_sample"}
@@ -82,11 +93,12 @@ class BaseDetector(BaseEstimator):
     """
 
     def __init__(self, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         self.scaler = scaler
         self.contamination = contamination
         self.fpr = fpr
         self.calibration_fraction = calibration_fraction
+        self.refine = refine
         self.random_state = random_state
 
     # -- hooks for subclasses ---------------------------------------------------------
@@ -146,6 +158,7 @@ class BaseDetector(BaseEstimator):
         n_cal, conformal = self._plan_calibration(X.shape[0], rate)
         order = rng.permutation(X.shape[0]) if n_cal else np.arange(X.shape[0])
         X_train, X_cal = X[order[n_cal:]], X[order[:n_cal]]
+        X_train = self._refined(X_train)
 
         self.scaler_ = make_scaler(self.scaler, X_train.shape[0], self._seed).fit(X_train)
         Xs = self._transform(X_train, "training data")
@@ -171,6 +184,21 @@ class BaseDetector(BaseEstimator):
             self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - rate))
             self.threshold_method_ = "in_sample"
         return self
+
+    def _refined(self, X: np.ndarray) -> np.ndarray:
+        """``X`` without the share ``refine`` of its rows that an Isolation Forest
+        (100 trees, this detector's seed) scores most anomalous: ``int(refine * n)``
+        rows, ties broken by row order, leaving at least ``MIN_TRAINING_ROWS``."""
+        n_drop = min(int(self.refine * X.shape[0]), X.shape[0] - MIN_TRAINING_ROWS)
+        self.n_refined_ = max(n_drop, 0)
+        if n_drop <= 0:
+            return X
+        from sklearn.ensemble import IsolationForest
+
+        forest = IsolationForest(n_estimators=100, random_state=self._seed).fit(X)
+        strangeness = -forest.score_samples(X)
+        keep = np.sort(np.argsort(strangeness, kind="stable")[:X.shape[0] - n_drop])
+        return X[keep]
 
     def _plan_calibration(self, n_rows: int, rate: float) -> tuple[int, bool]:
         """(calibration rows, whether the threshold is conformal) for ``n_rows`` training rows.

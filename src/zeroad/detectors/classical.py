@@ -61,12 +61,14 @@ class KNN(BaseDetector):
                         "p": MINKOWSKI_POWER}
 
     def __init__(self, n_neighbors=5, method="largest", p=2.0, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.n_neighbors = n_neighbors
         self.method = method
         self.p = p
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         self.k_ = int(max(1, min(self.n_neighbors, Xs.shape[0] - 1)))
@@ -96,11 +98,12 @@ class LOF(BaseDetector):
     _parameter_rules = {"n_neighbors": Integer(1), "p": MINKOWSKI_POWER}
 
     def __init__(self, n_neighbors=20, p=2.0, *, scaler="standard", contamination=None,
-                 fpr=None, calibration_fraction=0.2, random_state=None):
+                 fpr=None, calibration_fraction=0.2, refine=0.0, random_state=None):
         self.n_neighbors = n_neighbors
         self.p = p
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         k = int(max(1, min(self.n_neighbors, Xs.shape[0] - 1)))
@@ -126,13 +129,14 @@ class IsolationForest(_NegatedScoreSamples):
 
     def __init__(self, n_estimators=100, max_samples="auto", max_features=1.0,
                  bootstrap=False, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.max_features = max_features
         self.bootstrap = bootstrap
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         max_samples = self.max_samples
@@ -166,7 +170,7 @@ class OneClassSVM(BaseDetector):
 
     def __init__(self, kernel="rbf", nu=0.5, gamma="auto", degree=3, coef0=0.0, tol=1e-3,
                  shrinking=True, max_iter=-1, *, scaler="standard", contamination=None,
-                 fpr=None, calibration_fraction=0.2, random_state=None):
+                 fpr=None, calibration_fraction=0.2, refine=0.0, random_state=None):
         self.kernel = kernel
         self.nu = nu
         self.gamma = gamma
@@ -176,7 +180,8 @@ class OneClassSVM(BaseDetector):
         self.shrinking = shrinking
         self.max_iter = max_iter
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         self.model_ = _SkOneClassSVM(kernel=self.kernel, nu=self.nu, gamma=self.gamma,
@@ -213,11 +218,13 @@ class PCA(BaseDetector):
                         "whiten_residual": Boolean()}
 
     def __init__(self, n_components=0.9, whiten_residual=False, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.n_components = n_components
         self.whiten_residual = whiten_residual
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         n, d = Xs.shape
@@ -259,11 +266,13 @@ class Mahalanobis(BaseDetector):
                         "support_fraction": AnyOf(Real(0, 1, closed="right"), Options(None))}
 
     def __init__(self, method="mcd", support_fraction=None, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.method = method
         self.support_fraction = support_fraction
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         n, d = Xs.shape
@@ -293,14 +302,15 @@ class GMM(_NegatedScoreSamples):
 
     def __init__(self, n_components=1, covariance_type="full", reg_covar=1e-6, n_init=1,
                  max_iter=100, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.n_init = n_init
         self.max_iter = max_iter
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _build(self):
         return GaussianMixture(n_components=self.n_components,
@@ -326,11 +336,13 @@ class KDE(_NegatedScoreSamples):
     }
 
     def __init__(self, bandwidth=1.0, kernel="gaussian", *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.bandwidth = bandwidth
         self.kernel = kernel
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _build(self):
         return KernelDensity(bandwidth=self.bandwidth, kernel=self.kernel)
@@ -368,9 +380,10 @@ class ECOD(_TailProbability):
 
 
     def __init__(self, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _score(self, Xs):
         u_left, u_right, u_skew = self._tails(Xs)
@@ -382,9 +395,10 @@ class COPOD(_TailProbability):
 
 
     def __init__(self, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _score(self, Xs):
         u_left, u_right, u_skew = self._tails(Xs)
@@ -405,12 +419,14 @@ class HBOS(BaseDetector):
     _parameter_rules = {"n_bins": Integer(1), "alpha": POSITIVE, "tol": NON_NEGATIVE}
 
     def __init__(self, n_bins=10, alpha=0.1, tol=0.5, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.n_bins = n_bins
         self.alpha = alpha
         self.tol = tol
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         n, d = Xs.shape

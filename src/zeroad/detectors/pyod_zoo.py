@@ -488,7 +488,7 @@ class PyODDetector(BaseDetector):
 
 
 _SHARED = (("scaler", "standard"), ("contamination", None), ("fpr", None),
-           ("calibration_fraction", 0.2), ("random_state", None))
+           ("calibration_fraction", 0.2), ("refine", 0.0), ("random_state", None))
 
 
 def _detector_class(spec: PyODModel) -> type:

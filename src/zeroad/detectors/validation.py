@@ -286,6 +286,7 @@ SHARED_PARAMETER_RULES = {
     "contamination": AnyOf(Real(0, 0.5, closed="right"), Options(None)),
     "fpr": AnyOf(Real(0, 1, closed="neither"), Options(None)),
     "calibration_fraction": Real(0, 0.9),
+    "refine": Real(0, 0.5, closed="left"),
     # NumPy, scikit-learn and torch all take seeds in this range.
     "random_state": AnyOf(Integer(0, 2**32 - 1), Options(None)),
 }

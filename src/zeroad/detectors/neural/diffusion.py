@@ -112,12 +112,14 @@ class DTENonParametric(BaseDetector):
                         "estimate": Options("mode", "mode_step", "mean_step")}
 
     def __init__(self, n_neighbors=5, n_steps=300, estimate="mode", *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.n_neighbors = n_neighbors
         self.n_steps = n_steps
         self.estimate = estimate
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         self.k_ = int(max(1, min(self.n_neighbors, Xs.shape[0] - 1)))
@@ -181,13 +183,14 @@ class DTECategorical(NeuralDetector):
                  double_softmax=True, activation="relu", rational_init="relu", dropout=0.5,
                  weight_decay=5e-4, learning_rate=1e-4, batch_size=64, epochs=400,
                  early_stopping="none", patience=10, r_down=0.01, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.n_steps = n_steps
         self.n_bins = n_bins
         self.double_softmax = double_softmax
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         widths = [n_features, *self.hidden_layers]

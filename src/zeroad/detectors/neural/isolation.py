@@ -135,7 +135,7 @@ class DeepIsolationForest(BaseDetector):
                  hidden_layers=(100, 50), rep_dim=128, activation="relu",
                  ensemble="independent", *,
                  scaler="standard", contamination=None, fpr=None, calibration_fraction=0.2,
-                 random_state=None):
+                 refine=0.0, random_state=None):
         self.n_ensemble = n_ensemble
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -144,7 +144,8 @@ class DeepIsolationForest(BaseDetector):
         self.activation = activation
         self.ensemble = ensemble
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _fit_model(self, Xs):
         widths = [Xs.shape[1], *self.hidden_layers, int(self.rep_dim)]

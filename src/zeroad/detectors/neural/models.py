@@ -241,7 +241,7 @@ class NeuralDetector(BaseDetector):
 
 def _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                      learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                     scaler, contamination, fpr, calibration_fraction, random_state):
+                     scaler, contamination, fpr, calibration_fraction, random_state, refine):
     self.hidden_layers = hidden_layers
     self.activation = activation
     self.rational_init = rational_init
@@ -254,7 +254,8 @@ def _training_params(self, hidden_layers, activation, rational_init, dropout, we
     self.patience = patience
     self.r_down = r_down
     BaseDetector.__init__(self, scaler=scaler, contamination=contamination, fpr=fpr,
-                          calibration_fraction=calibration_fraction, random_state=random_state)
+                          calibration_fraction=calibration_fraction,
+                          refine=refine, random_state=random_state)
 
 
 class OneClassDNN(NeuralDetector):
@@ -284,7 +285,7 @@ class OneClassDNN(NeuralDetector):
                  noise_mean=0.0, noise_std=3.0, noise_ratio=1.0, box_margin=0.5,
                  weight_decay_mode="decoupled", train_rational=True, *,
                  scaler="standard", contamination=None, fpr=None, calibration_fraction=0.2,
-                 random_state=None):
+                 refine=0.0, random_state=None):
         self.weight_decay_mode = weight_decay_mode
         self.train_rational = train_rational
         self.noise = noise
@@ -294,7 +295,7 @@ class OneClassDNN(NeuralDetector):
         self.box_margin = box_margin
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         return mlp([n_features, *self.hidden_layers, 1], self.activation, self.rational_init,
@@ -347,11 +348,11 @@ class AutoEncoder(NeuralDetector):
                  rational_init="elu", dropout=0.0, weight_decay=0.0, learning_rate=1e-3,
                  batch_size=256, epochs=50, early_stopping="none", patience=10, r_down=0.01, *,
                  scaler="standard", contamination=None, fpr=None, calibration_fraction=0.2,
-                 random_state=None):
+                 refine=0.0, random_state=None):
         self.latent_dim = latent_dim
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _prepare(self, X, generator):
         self.latent_dim_ = int(max(1, min(self.latent_dim, X.shape[1] - 1)))
@@ -384,7 +385,7 @@ class DenoisingAutoEncoder(AutoEncoder):
                  activation="elu", rational_init="elu", dropout=0.0, weight_decay=0.0,
                  learning_rate=1e-3, batch_size=256, epochs=50, early_stopping="none",
                  patience=10, r_down=0.01, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         self.input_noise_std = input_noise_std
         super().__init__(hidden_layers=hidden_layers, latent_dim=latent_dim,
                          activation=activation, rational_init=rational_init, dropout=dropout,
@@ -392,7 +393,8 @@ class DenoisingAutoEncoder(AutoEncoder):
                          batch_size=batch_size, epochs=epochs, early_stopping=early_stopping,
                          patience=patience, r_down=r_down, scaler=scaler,
                          contamination=contamination, fpr=fpr,
-                         calibration_fraction=calibration_fraction, random_state=random_state)
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
 
     def _corrupt(self, inputs):
         return inputs + self.input_noise_std * torch.randn_like(inputs)
@@ -413,12 +415,12 @@ class DeepSVDD(NeuralDetector):
                  rational_init="elu", dropout=0.0, weight_decay=1e-5, learning_rate=1e-3,
                  batch_size=256, epochs=50, early_stopping="none", patience=10, r_down=0.01, *,
                  scaler="standard", contamination=None, fpr=None, calibration_fraction=0.2,
-                 random_state=None):
+                 refine=0.0, random_state=None):
         self.out_dim = out_dim
         self.eps = eps
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         return mlp([n_features, *self.hidden_layers, self.out_dim], self.activation,

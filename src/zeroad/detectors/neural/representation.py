@@ -169,14 +169,15 @@ class RCA(NeuralDetector):
                  n_dropout_masks=10, activation="leaky_relu", rational_init="elu", dropout=0.5,
                  weight_decay=0.0, learning_rate=1e-3, batch_size=64, epochs=100,
                  early_stopping="none", patience=10, r_down=0.01, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.latent_dim = latent_dim
         self.anomaly_ratio = anomaly_ratio
         self.alpha = alpha
         self.n_dropout_masks = n_dropout_masks
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         return _AutoencoderPair(n_features, list(self.hidden_layers), int(self.latent_dim),
@@ -270,11 +271,11 @@ class RDP(NeuralDetector):
                  rational_init="elu", dropout=0.0, weight_decay=0.0, learning_rate=1e-3,
                  batch_size=64, epochs=100, early_stopping="none", patience=10, r_down=0.01, *,
                  scaler="standard", contamination=None, fpr=None, calibration_fraction=0.2,
-                 random_state=None):
+                 refine=0.0, random_state=None):
         self.out_dim = out_dim
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         return _DistancePredictor([n_features, *self.hidden_layers, int(self.out_dim)],
@@ -351,14 +352,15 @@ class REPEN(NeuralDetector):
                  margin=1000.0, activation="leaky_relu", rational_init="elu", dropout=0.0,
                  weight_decay=0.0, learning_rate=1e-3, batch_size=64, epochs=100,
                  early_stopping="none", patience=10, r_down=0.01, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.out_dim = out_dim
         self.n_subsamples = n_subsamples
         self.subsample_size = subsample_size
         self.margin = margin
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         return mlp([n_features, *self.hidden_layers, int(self.out_dim)], self.activation,
@@ -505,7 +507,7 @@ class SLAD(NeuralDetector):
                  rational_init="elu", dropout=0.0, weight_decay=0.0, learning_rate=1e-3,
                  batch_size=128, epochs=100, early_stopping="none", patience=10, r_down=0.01,
                  *, scaler="standard", contamination=None, fpr=None, calibration_fraction=0.2,
-                 random_state=None):
+                 refine=0.0, random_state=None):
         self.unified_dim = unified_dim
         self.group_size = group_size
         self.n_ensemble = n_ensemble
@@ -513,7 +515,7 @@ class SLAD(NeuralDetector):
         self.magnify_factor = magnify_factor
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     @staticmethod
     def rows_per_group(n_rows: int, n_ensemble: int) -> int:

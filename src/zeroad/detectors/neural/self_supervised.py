@@ -184,13 +184,13 @@ class ICL(NeuralDetector):
                  activation="leaky_relu", rational_init="elu", dropout=0.0, weight_decay=0.0,
                  learning_rate=1e-2, batch_size=64, epochs=20, early_stopping="none",
                  patience=10, r_down=0.01, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         self.window = window
         self.rep_dim = rep_dim
         self.temperature = temperature
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _prepare(self, X, generator):
         if X.shape[1] < 2:
@@ -323,7 +323,7 @@ class NeuTraLAD(NeuralDetector):
                  activation="leaky_relu", rational_init="elu", dropout=0.0, weight_decay=0.0,
                  learning_rate=1e-3, batch_size=64, epochs=10, early_stopping="none",
                  patience=10, r_down=0.01, *, scaler="standard", contamination=None, fpr=None,
-                 calibration_fraction=0.2, random_state=None):
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
         self.n_transforms = n_transforms
         self.transform_type = transform_type
         self.transform_layers = transform_layers
@@ -332,7 +332,7 @@ class NeuTraLAD(NeuralDetector):
         self.bias = bias
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         transforms = LearnedTransforms(n_features, int(self.n_transforms),
@@ -412,14 +412,15 @@ class MCM(NeuralDetector):
                  diversity=5.0, activation="leaky_relu", rational_init="elu", dropout=0.0,
                  weight_decay=1e-5, learning_rate=1e-3, batch_size=512, epochs=20,
                  early_stopping="none", patience=10, r_down=0.01, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.n_masks = n_masks
         self.mask_layers = mask_layers
         self.rep_dim = rep_dim
         self.diversity = diversity
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         mask_layers = (n_features, n_features) if self.mask_layers is None else self.mask_layers
@@ -524,7 +525,8 @@ class GOAD(NeuralDetector):
                  eps=0.0, hidden_layers=(), activation="leaky_relu", rational_init="elu",
                  dropout=0.0, weight_decay=0.0, learning_rate=1e-3, batch_size=64, epochs=1,
                  early_stopping="none", patience=10, r_down=0.01, *, scaler="standard",
-                 contamination=None, fpr=None, calibration_fraction=0.2, random_state=None):
+                 contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         self.n_transforms = n_transforms
         self.transform_dim = transform_dim
         self.width = width
@@ -533,7 +535,7 @@ class GOAD(NeuralDetector):
         self.eps = eps
         _training_params(self, hidden_layers, activation, rational_init, dropout, weight_decay,
                          learning_rate, batch_size, epochs, early_stopping, patience, r_down,
-                         scaler, contamination, fpr, calibration_fraction, random_state)
+                         scaler, contamination, fpr, calibration_fraction, random_state, refine)
 
     def _network(self, n_features):
         return _GOADNetwork(n_features, int(self.n_transforms), int(self.transform_dim),
