@@ -674,3 +674,19 @@ def test_refine_adds_each_config_again_with_that_share(tmp_path):
     for share in (0.5, 0.0, float("nan")):
         with pytest.raises(ZeroadError, match="--refine takes shares above 0 and below 0.5"):
             run_matrix(["toy:gaussian"], ["knn"], tmp_path / "m", n_random=0, refine=[share])
+
+
+def test_an_ensemble_scores_every_training_row_when_a_member_refines(X_normal, tmp_path):
+    from zeroad.automl.auto import _every_row
+
+    refined = zeroad.make_detector("knn", refine=0.1, calibration_fraction=0).fit(X_normal)
+    plain = zeroad.make_detector("gmm", calibration_fraction=0).fit(X_normal)
+    scores = _every_row(refined, X_normal)
+    assert scores.shape == (X_normal.shape[0],) and refined.decision_scores_.size == 270
+    np.testing.assert_array_equal(scores[refined.refined_out_],
+                                  refined.decision_function(X_normal[refined.refined_out_]))
+    assert _every_row(plain, X_normal) is plain.decision_scores_
+    # The model file keeps which rows were left out.
+    refined.save(tmp_path / "knn.zad")
+    np.testing.assert_array_equal(zeroad.load(tmp_path / "knn.zad").refined_out_,
+                                  refined.refined_out_)

@@ -381,7 +381,8 @@ def cmd_zeroshot_evaluate(args) -> int:
                           reuse_any_digest=args.reuse_any_digest, command=sys.argv,
                           backend=args.backend, address=args.address,
                           with_tuned=args.with_tuned,
-                          train_contamination=args.train_contamination)
+                          train_contamination=args.train_contamination,
+                          retry_errors=args.retry_errors)
     out = Path(args.out)
     table.to_csv(out / "per_dataset_auc.csv", float_format="%.4f")
     text = format_lodo(summarize_lodo(table))
@@ -575,6 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse-any-digest", action="store_true",
                    help="reuse rows whatever their code digest: they then come from other "
                         "code than this zeroad (by default such rows are refused)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="run again the tasks whose recorded result is an error")
     p.add_argument("--with-tuned", action="store_true", help=WITH_TUNED_HELP)
     p.add_argument("--train-contamination", type=_share, default=0.0, metavar="C",
                    help="run every held-out task under protocol v2 with this share of "

@@ -226,7 +226,7 @@ class AutoDetector(BaseDetector):
         return self._combine([m.decision_function(Xs) for m in self.members_])
 
     def _training_scores(self, Xs: np.ndarray) -> np.ndarray:
-        return self._combine([m.decision_scores_ for m in self.members_])
+        return self._combine([_every_row(m, Xs) for m in self.members_])
 
     def _persistent_state(self) -> dict:
         from zeroad.detectors.persistence import fitted_state
@@ -253,3 +253,17 @@ class AutoDetector(BaseDetector):
             self.members_.append(rebuild(spec["detector"], spec["params"], member_state))
         for key, value in state.items():
             setattr(self, key, value)
+
+
+def _every_row(member, Xs: np.ndarray) -> np.ndarray:
+    """A member's score of every training row: its training score where it was fitted on
+    the row, and its score as a new row where ``refine`` left the row out."""
+    left_out = getattr(member, "refined_out_", np.empty(0, dtype=np.int64))
+    if not left_out.size:
+        return member.decision_scores_
+    scores = np.empty(Xs.shape[0])
+    fitted = np.ones(Xs.shape[0], dtype=bool)
+    fitted[left_out] = False
+    scores[fitted] = member.decision_scores_
+    scores[left_out] = member.decision_function(Xs[left_out])
+    return scores

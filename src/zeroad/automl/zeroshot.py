@@ -355,8 +355,10 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
                   size: int = 8, ensemble_size: int | None = None, command=None,
                   backend: str = "local", address: str | None = None,
                   with_tuned: bool = False, reuse_any_digest: bool = False,
-                  train_contamination: float = 0.0):
+                  train_contamination: float = 0.0, retry_errors: bool = False):
     """Run the leave-one-dataset-out plan (resumable) and return its table of roles.
+
+    ``retry_errors`` runs again the tasks whose recorded result is an error.
 
     ``reuse`` names results folders (e.g. an earlier ``zeroad benchmark`` of the
     library defaults under full protocol v1) whose rows stand in for identical tasks
@@ -375,7 +377,7 @@ def evaluate_lodo(results, out, detectors: list[str], seeds=(0, 1, 2), jobs: int
     if reuse:
         reuse_rows(store, reuse, {task.key for task, _ in plan}, any_digest=reuse_any_digest)
     tasks = [task for task, _ in plan]
-    rows = run_benchmark(tasks, store, runner, command=command, retry_errors=False)
+    rows = run_benchmark(tasks, store, runner, command=command, retry_errors=retry_errors)
     return lodo_table(plan, rows)
 
 

@@ -85,6 +85,10 @@ class BaseDetector(BaseEstimator):
         Scores of the held-out calibration rows (empty when calibration_fraction=0).
     n_refined_ : int
         Training rows left out by ``refine`` (0 when it is 0).
+    refined_out_ : ndarray of int
+        Their positions among the rows the model was given (the training rows
+        after the calibration rows are set aside; with ``calibration_fraction=0``,
+        the rows of ``X``). ``decision_scores_`` has the other rows only.
     threshold_ : float
         Scores above it are predicted anomalous.
     threshold_method_ : {"conformal", "in_sample"}
@@ -189,16 +193,18 @@ class BaseDetector(BaseEstimator):
         """``X`` without the share ``refine`` of its rows that an Isolation Forest
         (100 trees, this detector's seed) scores most anomalous: ``int(refine * n)``
         rows, ties broken by row order, leaving at least ``MIN_TRAINING_ROWS``."""
-        n_drop = min(int(self.refine * X.shape[0]), X.shape[0] - MIN_TRAINING_ROWS)
-        self.n_refined_ = max(n_drop, 0)
-        if n_drop <= 0:
+        n_drop = max(min(int(self.refine * X.shape[0]), X.shape[0] - MIN_TRAINING_ROWS), 0)
+        self.n_refined_ = n_drop
+        self.refined_out_ = np.empty(0, dtype=np.int64)
+        if n_drop == 0:
             return X
         from sklearn.ensemble import IsolationForest
 
         forest = IsolationForest(n_estimators=100, random_state=self._seed).fit(X)
-        strangeness = -forest.score_samples(X)
-        keep = np.sort(np.argsort(strangeness, kind="stable")[:X.shape[0] - n_drop])
-        return X[keep]
+        # Least strange first; among equals the earlier row is kept.
+        order = np.argsort(-forest.score_samples(X), kind="stable")
+        self.refined_out_ = np.sort(order[X.shape[0] - n_drop:])
+        return X[np.sort(order[:X.shape[0] - n_drop])]
 
     def _plan_calibration(self, n_rows: int, rate: float) -> tuple[int, bool]:
         """(calibration rows, whether the threshold is conformal) for ``n_rows`` training rows.
