@@ -21,8 +21,18 @@ Beside each, the mean AUC over all datasets of the configuration the rule picks
 with every dataset in (no dataset left out), and how many configurations are
 within 0.005 mean normalised AUC of the best one. Writes ``--out`` (markdown).
 
+With ``--ensembles FOLDER ...`` (matrix folders with member scores), one more rule
+that does not choose between tied configs but combines the best config of each of
+the top-ranked detectors: ``top n detectors``, the first ``n`` configs of distinct
+detectors in the ranking of the other datasets (n = 1 is ``best config``),
+combined by z-score as AutoDetector combines members. Its AUC is measured on the
+member-score rows (seed 0, at most 2,000 test rows; the configs it needs that
+``zeroad zeroshot scores`` did not store are fitted first, on the matrix's training
+rows), beside ``best config`` on the same rows.
+
     python benchmarks/selection_stability.py \\
         --matrix benchmarks/results/adbench_matrix benchmarks/results/adbench_matrix_c05 \\
+        --ensembles benchmarks/results/adbench_matrix_c05 \\
         --out benchmarks/results/selection_stability.md
 """
 
@@ -38,6 +48,7 @@ from studylib import run_script
 
 RULES = ("best config", "best library default", "library unless beaten")
 NEAR_TIE = 0.005
+ENSEMBLE_SIZES = (1, 2, 3)
 
 
 def ratios(auc: np.ndarray) -> np.ndarray:
@@ -104,19 +115,81 @@ def study(folder: Path) -> list[str]:
     return lines + [""]
 
 
+def top_detectors(auc: np.ndarray, detectors: list[str], n: int) -> list[list[int]]:
+    """For each dataset left out, the rows of the best config of each of the ``n``
+    best-ranked detectors on the other datasets (mean normalised AUC)."""
+    from zeroad.automl.portfolio import top_distinct
+
+    picks = []
+    for held in range(auc.shape[1]):
+        order = np.argsort(-ratios(np.delete(auc, held, axis=1)).mean(axis=1), kind="stable")
+        picks.append(top_distinct(order, detectors, n))
+    return picks
+
+
+def ensemble_study(folder: Path) -> list[str]:
+    from zeroad.automl.member_scores import (
+        SCORES_DIR,
+        MemberScores,
+        _score_dataset,
+        config_key,
+        matrix_max_test,
+        matrix_max_train,
+    )
+    from zeroad.automl.zeroshot import MatrixFolder
+    from zeroad.evaluation.store import ResultsStore
+
+    read = MatrixFolder.read(folder)
+    matrix = read.matrix.untuned()
+    detectors = [d for d, _ in matrix.configs]
+    picks = {n: top_detectors(matrix.auc, detectors, n) for n in ENSEMBLE_SIZES}
+    needed = sorted({i for chosen in picks.values() for rows in chosen for i in rows})
+    rows = ResultsStore(folder).rows()
+    split = (matrix_max_train(rows), matrix_max_test(rows), read.train_contamination)
+    for column, dataset in enumerate(matrix.datasets):
+        failed = [config_key(*matrix.configs[i]) for i in needed
+                  if np.isnan(matrix.auc[i, column])]
+        _score_dataset(folder / SCORES_DIR, dataset, [matrix.configs[i] for i in needed],
+                       failed, split, None)
+    scores = MemberScores(folder / SCORES_DIR)
+    values = {n: np.array([scores.auc(dataset, [matrix.configs[i] for i in picks[n][held]],
+                                      "zscore")
+                           for held, dataset in enumerate(matrix.datasets)])
+              for n in ENSEMBLE_SIZES}
+    lines = [f"### `{folder}`: the top detectors combined, on the member-score rows", "",
+             "| rule | held out | ahead of best config on | behind on |", "|---|---|---|---|"]
+    for n in ENSEMBLE_SIZES:
+        name = "best config" if n == 1 else f"top {n} detectors (z-score)"
+        ahead = int((values[n] > values[1] + 1e-9).sum())
+        behind = int((values[n] < values[1] - 1e-9).sum())
+        lines.append(f"| {name} | {values[n].mean():.4f} | {ahead if n > 1 else '-'} | "
+                     f"{behind if n > 1 else '-'} |")
+    chosen = sorted({(detectors[i], json.dumps(matrix.configs[i][1], sort_keys=True))
+                     for rows in picks[max(ENSEMBLE_SIZES)] for i in rows})
+    return lines + ["", f"{len(chosen)} configs are combined in some fold: "
+                    + "; ".join(f"{d} {p}" for d, p in chosen) + ".", ""]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--matrix", nargs="+", required=True, type=Path,
                         help="matrix folders written by zeroad zeroshot matrix")
+    parser.add_argument("--ensembles", nargs="+", type=Path, default=[],
+                        help="matrix folders with member scores: also the top-ranked "
+                             "detectors combined (fits the configs it needs)")
     parser.add_argument("--out", required=True, type=Path, help="markdown file to write")
     args = parser.parse_args(argv)
     lines = ["# Global choices among near-tied configs, held out", "",
              "Written by `python benchmarks/selection_stability.py --matrix "
-             + " ".join(str(m) for m in args.matrix) + f" --out {args.out}`; "
+             + " ".join(str(m) for m in args.matrix)
+             + "".join(f" --ensembles {' '.join(map(str, args.ensembles))}"
+                       for _ in args.ensembles[:1]) + f" --out {args.out}`; "
              "leave-one-dataset-out in each matrix's own rows (mean AUC over its seeds). "
              "The rules are in the script's docstring.", ""]
     for folder in args.matrix:
         lines += study(folder)
+        if folder in args.ensembles:
+            lines += ensemble_study(folder)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

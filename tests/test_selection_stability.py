@@ -31,3 +31,17 @@ def test_a_learned_config_well_ahead_is_kept_by_every_rule(script):
         assert np.allclose(script.held_out(auc, library, rule), 0.95)
     with pytest.raises(ValueError, match="unknown rule"):
         script.pick(auc, library, "coin")
+
+
+def test_top_detectors_take_each_detectors_best_config_from_the_other_datasets(script):
+    # Two knn configs tie at the top; gmm is third overall but the best of its detector.
+    auc = np.array([[0.9, 0.7, 0.9, 0.7],    # knn a
+                    [0.7, 0.9, 0.7, 0.9],    # knn b
+                    [0.78, 0.78, 0.78, 0.78],  # gmm
+                    [0.5, 0.5, 0.5, 0.5]])   # lof
+    detectors = ["knn", "knn", "gmm", "lof"]
+    picks = script.top_detectors(auc, detectors, 2)
+    # Leaving dataset 0 out, knn b leads (0.833 against 0.767): it and gmm are combined.
+    assert picks[0] == [1, 2] and picks[1] == [0, 2]
+    assert script.top_detectors(auc, detectors, 3)[0] == [1, 2, 3]
+    assert [p[0] for p in script.top_detectors(auc, detectors, 1)] == [1, 0, 1, 0]
