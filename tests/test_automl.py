@@ -137,8 +137,12 @@ def test_portfolio_learns_defaults_and_chooses_by_neighbours():
     wide = {**meta["c"]}
     assert select(portfolio, wide)["chosen"][0]["detector"] == "hbos"
     assert select(portfolio, meta["a"])["chosen"][0]["detector"] == "knn"
-    both = select(portfolio, meta["a"], n=3)["chosen"]
-    assert [c["detector"] for c in both] == ["knn", "hbos"]  # one member per detector
+    # An ensemble does not choose by neighbours: it combines the best config of each
+    # of the top detectors of the global ranking, one per detector.
+    both = select(portfolio, meta["a"], n=3)
+    assert [c["detector"] for c in both["chosen"]] == ["hbos", "knn"]
+    assert both["rule"] == "the best config of each of the top 2 detectors of the global ranking"
+    assert [m["detector"] for m in portfolio["ensemble_members"]] == ["hbos", "knn"]
 
 
 def test_build_needs_meta_features_and_two_datasets():
@@ -161,8 +165,8 @@ def portfolio_file(tmp_path):
 def test_auto_detector_fits_the_chosen_ensemble(portfolio_file, combine, tmp_path):
     X = normal_data(300)
     det = AutoDetector(portfolio=str(portfolio_file), combine=combine).fit(X)
-    assert [type(m).__name__ for m in det.members_] == ["KNN", "HBOS"]
-    assert det.selection_["chosen"][0]["detector"] == "knn"
+    assert [type(m).__name__ for m in det.members_] == ["HBOS", "KNN"]
+    assert det.selection_["chosen"][0]["detector"] == "hbos"
     assert set(det.selection_["meta_features"]) == set(NAMES)
     far = X.mean(axis=0) + 10 * X.std(axis=0)
     scores = det.decision_function(np.vstack([X[:20], far]))
@@ -690,3 +694,16 @@ def test_an_ensemble_scores_every_training_row_when_a_member_refines(X_normal, t
     refined.save(tmp_path / "knn.zad")
     np.testing.assert_array_equal(zeroad.load(tmp_path / "knn.zad").refined_out_,
                                   refined.refined_out_)
+
+
+def test_a_ranking_ensemble_takes_each_top_detectors_best_valid_config():
+    from zeroad.automl.portfolio import ranking_ensemble
+
+    ratios = np.array([[1.0, 0.8], [0.9, 0.9], [0.95, 0.95], [0.5, 0.5], [0.2, 0.2]])
+    detectors = ["knn", "knn", "gmm", "lof", "hbos"]
+    everyone = np.ones(5, dtype=bool)
+    # gmm leads (0.95), then knn's best config (0.9 twice), then lof.
+    assert ranking_ensemble(ratios, everyone, detectors, 3) == [2, 0, 3]
+    # A config that does not exist in the fold (a tuned one) is never taken.
+    assert ranking_ensemble(ratios, np.array([True, True, False, True, True]), detectors,
+                            2) == [0, 3]

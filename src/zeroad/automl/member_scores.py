@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from zeroad.automl.combine import N_QUANTILES, Reference, combine_scores
-from zeroad.automl.portfolio import PerformanceMatrix, choose_tuned_pools, greedy_portfolio
+from zeroad.automl.portfolio import (
+    ENSEMBLE_CHOICES,
+    PerformanceMatrix,
+    choose_tuned_pools,
+    greedy_portfolio,
+    ranking_ensemble,
+)
 from zeroad.errors import ZeroadError
 from zeroad.evaluation.tasks import canonical_params
 
@@ -40,9 +46,10 @@ def config_key(detector: str, params: dict) -> str:
 
 
 def needed_configs(matrix: PerformanceMatrix, size: int = 8) -> list[int]:
-    """Every config in a greedy portfolio that a build can score: on the matrix or on it
-    minus one dataset (a leave-one-dataset-out build), and in each of their inner
-    leave-one-out folds, as :func:`~zeroad.automl.portfolio.build_portfolio` forms them.
+    """Every config in a greedy portfolio or a ranking ensemble that a build can score:
+    on the matrix or on it minus one dataset (a leave-one-dataset-out build), and in
+    each of their inner leave-one-out folds, as
+    :func:`~zeroad.automl.portfolio.build_portfolio` forms them.
     Both kinds of build count: without tuned configs (the default) and with the ones
     :func:`~zeroad.automl.portfolio.choose_tuned_pools` keeps (``--with-tuned``), in
     both without those that only the left-out datasets' searches found."""
@@ -54,12 +61,15 @@ def needed_configs(matrix: PerformanceMatrix, size: int = 8) -> list[int]:
         if any(seen.tuned_on):
             builds.append(choose_tuned_pools(seen)[0])
         for pooled in builds:
+            detectors = [d for d, _ in pooled.configs]
             chosen = list(greedy_portfolio(pooled.ratios(), size))
             n = len(pooled.datasets)
             for held in range(n):
-                _, fold_ratios = pooled.fold(held)
-                chosen += greedy_portfolio(fold_ratios[:, [j for j in range(n) if j != held]],
-                                           size)
+                valid, fold_ratios = pooled.fold(held)
+                keep = [j for j in range(n) if j != held]
+                chosen += greedy_portfolio(fold_ratios[:, keep], size)
+                chosen += ranking_ensemble(fold_ratios[:, keep], valid, detectors,
+                                           max(ENSEMBLE_CHOICES))
             needed.update(position[(d, canonical_params(p))]
                           for d, p in (pooled.configs[i] for i in chosen))
     return sorted(needed)

@@ -216,6 +216,15 @@ def top_distinct(order, detectors: list[str], n: int) -> list[int]:
     return chosen
 
 
+def ranking_ensemble(ratios: np.ndarray, valid: np.ndarray, detectors: list[str],
+                     n: int) -> list[int]:
+    """The rows of an ensemble that does not choose between near-tied configs: the best
+    config of each of the ``n`` best-ranked detectors by mean normalised AUC over the
+    columns of ``ratios`` (configs x training datasets), among the ``valid`` rows."""
+    order = [int(i) for i in np.argsort(-ratios.mean(axis=1), kind="stable") if valid[i]]
+    return top_distinct(order, detectors, n)
+
+
 def _fold_rankings(sub: np.ndarray, meta: np.ndarray, keep: np.ndarray, held: int,
                    size: int) -> tuple[list[int], dict[int, np.ndarray]]:
     """One inner fold: the greedy portfolio (rows of ``sub``, the ratios on the training
@@ -233,12 +242,15 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
 
     ``folds`` is ``matrix.fold(held)`` for each dataset. Returns the normalised AUC on
     each held-out dataset of each neighbour rule (single choice) and, when
-    ``member_scores`` can score combinations, of each (ensemble size, combine) pair
-    under the neighbour rule :func:`choose_neighbours` takes; and that rule.
+    ``member_scores`` can score combinations, of each (ensemble size, combine) pair:
+    size 1 is the single choice of the neighbour rule :func:`choose_neighbours` takes,
+    a larger size combines the best config of each of the top detectors of the
+    fold's global ranking (:func:`ranking_ensemble`); and that rule.
     """
     n = len(folds)
     detectors = [d for d, _ in matrix.configs]
     rankings = {k: [] for k in NEIGHBOUR_CHOICES}
+    ensembles = []
     held_ratios, held_best = [], []
     for held, (valid, fold_ratios) in enumerate(folds):
         keep = np.array([j for j in range(n) if j != held])
@@ -251,6 +263,8 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
         members, orders = _fold_rankings(fold_ratios[:, keep], meta, keep, held, size)
         for k, order in orders.items():
             rankings[k].append([members[i] for i in order])
+        ensembles.append(ranking_ensemble(fold_ratios[:, keep], valid, detectors,
+                                          max(ENSEMBLE_CHOICES)))
     rule_values = {k: np.array([held_ratios[held][r[0]] for held, r in enumerate(ranked)])
                    for k, ranked in rankings.items()}
     rule = choose_neighbours(rule_values)
@@ -263,7 +277,8 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
                     continue
                 values = []
                 for held, ranked in enumerate(rankings[k_best]):
-                    chosen = [matrix.configs[i] for i in top_distinct(ranked, detectors, size_)]
+                    rows = ranked[:1] if size_ == 1 else ensembles[held][:size_]
+                    chosen = [matrix.configs[i] for i in rows]
                     auc = member_scores.auc(matrix.datasets[held], chosen, method)
                     values.append(auc / held_best[held])
                 ensemble_values[(size_, method)] = np.array(values)
@@ -573,6 +588,12 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
                          else {})},
         "ensemble_size": ensemble,
         "combine": combine,
+        # What an ensemble of n combines: the first n (AutoDetector's select).
+        "ensemble_members": [
+            {"detector": matrix.configs[i][0], "params": matrix.configs[i][1],
+             "mean_normalised_auc": float(ratios[i].mean())}
+            for i in ranking_ensemble(ratios, np.ones(len(matrix.configs), dtype=bool),
+                                      [d for d, _ in matrix.configs], max(ENSEMBLE_CHOICES))],
         "ensemble": {"chosen_by": how, "inner_lodo_mean_normalised_auc": {
             f"{k[0]} {k[1]}": v for k, v in ensemble_scores.items()}},
         "candidates": [{"detector": matrix.configs[i][0], "params": matrix.configs[i][1],
@@ -588,8 +609,19 @@ def select(portfolio: dict[str, Any], query_meta: dict[str, float], n: int = 1,
     """The ``n`` members to use on a dataset with meta-features ``query_meta``.
 
     With ``distinct_detectors`` at most one member per detector is taken, so an
-    ensemble combines different views of the data.
+    ensemble combines different views of the data. An ensemble (``n`` > 1) of a
+    portfolio that lists ``ensemble_members`` combines the first ``n`` of them, the
+    best config of each of the top detectors of the global ranking, as the build
+    measured it; older portfolios combine their top members.
     """
+    if n > 1 and distinct_detectors and "ensemble_members" in portfolio:
+        chosen = portfolio["ensemble_members"][:n]
+        return {"chosen": [{"detector": m["detector"], "params": m["params"],
+                            "expected_normalised_auc": round(m["mean_normalised_auc"], 4)}
+                           for m in chosen],
+                "rule": f"the best config of each of the top {len(chosen)} detectors of the "
+                        "global ranking",
+                "neighbours": []}
     members = portfolio["members"]
     detectors = [m["detector"] if distinct_detectors else str(i) for i, m in enumerate(members)]
     return _select_among(portfolio, members, portfolio["member_ratios"],
