@@ -96,11 +96,12 @@ def test_fit_with_the_auto_detector_says_what_it_chose(tmp_path, capsys, X_norma
                  "training=contaminated", "--out", str(tmp_path / "dirty.zad")]) == 0
     assert zeroad.load(tmp_path / "dirty.zad").selection_["training"]["regime"] == "contaminated"
     assert "contaminated training regime" in capsys.readouterr().out
-    # The shipped portfolio uses no criterion (it did not pass the build's sign test); one
-    # asked for chooses among the candidates, and the output says what it saw.
+    # The shipped portfolios use no criterion (it did not pass the build's sign test); one
+    # asked for chooses among the clean regime's candidates, and the output says what it saw.
     assert "criterion" not in model.selection_
     assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
-                 "criterion=box", "--out", str(tmp_path / "box.zad")]) == 0
+                 "criterion=box", "--param", "training=clean",
+                 "--out", str(tmp_path / "box.zad")]) == 0
     out = capsys.readouterr().out
     assert "criterion 'box' on" in out and "held-out rows" in out
     assert zeroad.load(tmp_path / "box.zad").selection_["criterion"]["top_k"] == 20
@@ -111,13 +112,14 @@ def test_fit_one_detector_with_the_shipped_data_dependent_default(tmp_path, caps
 
     pd.DataFrame(X_normal, columns=list("abcde")).to_csv(tmp_path / "normal.csv", index=False)
     assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
-                 "detector=gmm", "--out", str(tmp_path / "gmm.zad")]) == 0
+                 "detector=gmm", "--param", "training=clean",
+                 "--out", str(tmp_path / "gmm.zad")]) == 0
     model = zeroad.load(tmp_path / "gmm.zad")
     [member] = model.members_
     assert type(member).__name__ == "GMM"
     out = capsys.readouterr().out
-    # The shipped build uses GMM's own 3 nearest datasets; the output names them.
-    assert load_portfolio()["detector_portfolios"]["gmm"]["n_neighbors"] == 3
+    # The clean regime's build uses GMM's own 3 nearest datasets; the output names them.
+    assert load_portfolio(None, "clean")["detector_portfolios"]["gmm"]["n_neighbors"] == 3
     assert "chosen by 3 nearest datasets" in out
     assert f"nearest: {', '.join(model.selection_['neighbours'])}" in out
 
