@@ -117,42 +117,27 @@ def study(folder: Path) -> list[str]:
 
 def top_detectors(auc: np.ndarray, detectors: list[str], n: int) -> list[list[int]]:
     """For each dataset left out, the rows of the best config of each of the ``n``
-    best-ranked detectors on the other datasets (mean normalised AUC)."""
-    from zeroad.automl.portfolio import top_distinct
+    best-ranked detectors on the other datasets (mean normalised AUC): the build's
+    :func:`~zeroad.automl.portfolio.ranking_ensemble` of that fold."""
+    from zeroad.automl.portfolio import ranking_ensemble
 
-    picks = []
-    for held in range(auc.shape[1]):
-        order = np.argsort(-ratios(np.delete(auc, held, axis=1)).mean(axis=1), kind="stable")
-        picks.append(top_distinct(order, detectors, n))
-    return picks
+    everyone = np.ones(auc.shape[0], dtype=bool)
+    return [ranking_ensemble(ratios(np.delete(auc, held, axis=1)), everyone, detectors, n)
+            for held in range(auc.shape[1])]
 
 
 def ensemble_study(folder: Path) -> list[str]:
-    from zeroad.automl.member_scores import (
-        SCORES_DIR,
-        MemberScores,
-        _score_dataset,
-        config_key,
-        matrix_max_test,
-        matrix_max_train,
-    )
+    from zeroad.automl.member_scores import SCORES_DIR, MemberScores, compute_member_scores
     from zeroad.automl.zeroshot import MatrixFolder
-    from zeroad.evaluation.store import ResultsStore
 
-    read = MatrixFolder.read(folder)
-    matrix = read.matrix.untuned()
+    matrix = MatrixFolder.read(folder).matrix.untuned()
     detectors = [d for d, _ in matrix.configs]
-    picks = {n: top_detectors(matrix.auc, detectors, n) for n in ENSEMBLE_SIZES}
-    needed = sorted({i for chosen in picks.values() for rows in chosen for i in rows})
-    rows = ResultsStore(folder).rows()
-    split = (matrix_max_train(rows), matrix_max_test(rows), read.train_contamination)
-    for column, dataset in enumerate(matrix.datasets):
-        failed = [config_key(*matrix.configs[i]) for i in needed
-                  if np.isnan(matrix.auc[i, column])]
-        _score_dataset(folder / SCORES_DIR, dataset, [matrix.configs[i] for i in needed],
-                       failed, split, None)
+    # The top n detectors are the first n of the top max(n): one ranking per fold.
+    picks = top_detectors(matrix.auc, detectors, max(ENSEMBLE_SIZES))
+    needed = sorted({i for rows in picks for i in rows})
+    compute_member_scores(folder, configs=[matrix.configs[i] for i in needed], progress=False)
     scores = MemberScores(folder / SCORES_DIR)
-    values = {n: np.array([scores.auc(dataset, [matrix.configs[i] for i in picks[n][held]],
+    values = {n: np.array([scores.auc(dataset, [matrix.configs[i] for i in picks[held][:n]],
                                       "zscore")
                            for held, dataset in enumerate(matrix.datasets)])
               for n in ENSEMBLE_SIZES}
@@ -165,7 +150,7 @@ def ensemble_study(folder: Path) -> list[str]:
         lines.append(f"| {name} | {values[n].mean():.4f} | {ahead if n > 1 else '-'} | "
                      f"{behind if n > 1 else '-'} |")
     chosen = sorted({(detectors[i], json.dumps(matrix.configs[i][1], sort_keys=True))
-                     for rows in picks[max(ENSEMBLE_SIZES)] for i in rows})
+                     for i in needed})
     return lines + ["", f"{len(chosen)} configs are combined in some fold: "
                     + "; ".join(f"{d} {p}" for d, p in chosen) + ".", ""]
 
@@ -182,8 +167,8 @@ def main(argv=None) -> int:
     lines = ["# Global choices among near-tied configs, held out", "",
              "Written by `python benchmarks/selection_stability.py --matrix "
              + " ".join(str(m) for m in args.matrix)
-             + "".join(f" --ensembles {' '.join(map(str, args.ensembles))}"
-                       for _ in args.ensembles[:1]) + f" --out {args.out}`; "
+             + (f" --ensembles {' '.join(map(str, args.ensembles))}" if args.ensembles else "")
+             + f" --out {args.out}`; "
              "leave-one-dataset-out in each matrix's own rows (mean AUC over its seeds). "
              "The rules are in the script's docstring.", ""]
     for folder in args.matrix:

@@ -259,7 +259,7 @@ class AutoDetector(BaseDetector):
 def _every_row(member, Xs: np.ndarray) -> np.ndarray:
     """A member's score of every training row: its training score where it was fitted on
     the row, and its score as a new row where ``refine`` left the row out."""
-    left_out = getattr(member, "refined_out_", np.empty(0, dtype=np.int64))
+    left_out = member.refined_out_
     if not left_out.size:
         return member.decision_scores_
     scores = np.empty(Xs.shape[0])

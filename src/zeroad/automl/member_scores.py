@@ -106,12 +106,14 @@ def matrix_max_test(rows: list[dict]) -> int:
 
 
 def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool = True,
-                          jobs: int = 1) -> Path:
+                          jobs: int = 1, configs=None) -> Path:
     """Fit each needed config on each dataset of the matrix in ``results`` on the same
     training rows as the matrix (its training cap, read from its rows); keep the scores.
 
-    ``jobs`` datasets are scored at once, each in its own process (one file each, so
-    an interrupted run keeps every file it finished).
+    ``configs``: (detector, params) pairs of the matrix to score instead of the ones a
+    build can score (:func:`needed_configs`). ``jobs`` datasets are scored at once,
+    each in its own process (one file each, so an interrupted run keeps every file it
+    finished).
     """
     from zeroad.automl.zeroshot import load_matrix, matrix_train_contamination
     from zeroad.evaluation.store import ResultsStore
@@ -122,7 +124,11 @@ def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool 
     rows = ResultsStore(results).rows()
     max_train = matrix_max_train(rows)
     split = (max_train, matrix_max_test(rows), matrix_train_contamination(rows, results))
-    needed = needed_configs(matrix, size)
+    if configs is None:
+        needed = needed_configs(matrix, size)
+    else:
+        position = {(d, canonical_params(p)): i for i, (d, p) in enumerate(matrix.configs)}
+        needed = [position[(d, canonical_params(p))] for d, p in configs]
     configs = [matrix.configs[i] for i in needed]
     folder = Path(results) / SCORES_DIR
     folder.mkdir(exist_ok=True)

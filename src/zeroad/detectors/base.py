@@ -189,12 +189,15 @@ class BaseDetector(BaseEstimator):
             self.threshold_method_ = "in_sample"
         return self
 
+    @property
+    def n_refined_(self) -> int:
+        return int(self.refined_out_.size)
+
     def _refined(self, X: np.ndarray) -> np.ndarray:
         """``X`` without the share ``refine`` of its rows that an Isolation Forest
         (100 trees, this detector's seed) scores most anomalous: ``int(refine * n)``
         rows, ties broken by row order, leaving at least ``MIN_TRAINING_ROWS``."""
         n_drop = max(min(int(self.refine * X.shape[0]), X.shape[0] - MIN_TRAINING_ROWS), 0)
-        self.n_refined_ = n_drop
         self.refined_out_ = np.empty(0, dtype=np.int64)
         if n_drop == 0:
             return X
