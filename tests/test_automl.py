@@ -707,3 +707,17 @@ def test_a_ranking_ensemble_takes_each_top_detectors_best_valid_config():
     # A config that does not exist in the fold (a tuned one) is never taken.
     assert ranking_ensemble(ratios, np.array([True, True, False, True, True]), detectors,
                             2) == [0, 3]
+
+
+def test_an_ensemble_needs_the_mean_and_more_wins_than_losses():
+    from zeroad.automl.portfolio import ensemble_gate
+
+    one = np.full(10, 0.8)
+    # 6 wins, 4 losses: kept, though a sign test would not call it significant.
+    keep, test = ensemble_gate(np.array([0.85] * 6 + [0.79] * 4), one)
+    assert keep and (test["wins"], test["losses"]) == (6, 4) and test["p_value"] > 0.05
+    # Ahead in the mean on the strength of two datasets, behind on more: refused.
+    assert not ensemble_gate(np.array([1.0] * 2 + [0.79] * 8), one)[0]
+    # As many wins as losses, or behind in the mean: refused.
+    assert not ensemble_gate(np.array([0.9] * 5 + [0.79] * 5), one)[0]
+    assert not ensemble_gate(np.array([0.81] * 6 + [0.6] * 4), one)[0]

@@ -23,8 +23,9 @@ zero-shot ``flaml.default`` for supervised learners:
   that best separates its own held-out normal rows from synthetic noise (a
   criterion of :mod:`zeroad.automl.criteria`). It is used only when the same
   inner leave-one-dataset-out says it beats the rule above, in the mean and by a
-  sign test over the training datasets (as an ensemble must beat one member),
-  and ``top_k`` and the kind of noise are chosen there too.
+  sign test over the training datasets, and ``top_k`` and the kind of noise are
+  chosen there too. (An ensemble must beat one member in the mean and on more
+  datasets than it loses on: :func:`ensemble_gate`.)
 
 A portfolio is a versioned JSON document with its provenance; see
 :func:`build_portfolio` and :func:`select`.
@@ -449,6 +450,25 @@ def sign_test(values: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
     return {"wins": wins, "losses": losses, "p_value": float(p_value)}
 
 
+def ensemble_gate(values: np.ndarray, one: np.ndarray) -> tuple[bool, dict[str, Any]]:
+    """Keep an ensemble that led the single choice in the inner leave-one-out's mean
+    (``values`` and ``one``: normalised AUC per training dataset)? Only if it also won
+    on more of those datasets than it lost on, so that a mean carried by a few
+    datasets does not decide. Returns the verdict and the sign test's counts.
+
+    Not a sign test at p < 0.05, as for a criterion or the neighbour rule: on the
+    contaminated matrix (protocol v2), 23 wins and 6 losses over the 33 training
+    datasets, and combining led the single choice in the mean in each of the 33
+    leave-one-dataset-out builds, but in 11 of them the test sat above its threshold
+    (15 to 19 wins against 10 to 15 losses), so the held-out builds did not do what the
+    shipped build does. On the clean matrix (protocol v1) the single choice leads in
+    the mean in every build, so neither rule combines there (docs/results.md).
+    """
+    test = sign_test(values, one)
+    better = round(float(np.mean(values)), 6) > round(float(np.mean(one)), 6)
+    return better and test["wins"] > test["losses"], test
+
+
 def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]],
                     size: int = 8, ensemble_size: int | None = None,
                     provenance: dict | None = None, member_scores=None,
@@ -508,20 +528,20 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     if ensemble_size is not None:
         ensemble, combine, how = int(ensemble_size), COMBINE[0], "given by the caller"
     elif ensemble_scores:
-        # Ties go to the smaller ensemble: a member must earn its place, and as for a
-        # criterion below, on significantly more datasets than it loses on.
+        # Ties go to the smaller ensemble: a member must earn its place, and on more
+        # datasets than it loses on (ensemble_gate).
         ensemble, combine = max(ensemble_scores,
                                 key=lambda key: (round(ensemble_scores[key], 6), -key[0]))
         how = "leave-one-dataset-out over the training datasets"
         if ensemble > 1:
-            test = sign_test(ensemble_values[(ensemble, combine)],
-                             ensemble_values[(1, COMBINE[0])])
-            if test["p_value"] >= SIGN_TEST_P_VALUE:
-                best, one = ensemble_scores[(ensemble, combine)], ensemble_scores[(1, COMBINE[0])]
-                how += (f": {ensemble} ({combine}) scored best, {best:.4f} against {one:.4f} "
-                        "for one, but won on "
-                        f"{test['wins']} datasets and lost on {test['losses']} (sign test "
-                        f"p = {test['p_value']:.2f}, not below {SIGN_TEST_P_VALUE}): one")
+            keep, test = ensemble_gate(ensemble_values[(ensemble, combine)],
+                                       ensemble_values[(1, COMBINE[0])])
+            best, one = ensemble_scores[(ensemble, combine)], ensemble_scores[(1, COMBINE[0])]
+            how += (f": {ensemble} ({combine}) scored best, {best:.4f} against {one:.4f} "
+                    f"for one, and won on {test['wins']} datasets and lost on "
+                    f"{test['losses']} (sign test p = {test['p_value']:.3f})")
+            if not keep:
+                how += ": not more wins than losses, one"
                 ensemble, combine = 1, COMBINE[0]
     else:
         ensemble, combine, how = 1, COMBINE[0], "no member scores to show that combining helps"
