@@ -721,3 +721,20 @@ def test_an_ensemble_needs_the_mean_and_more_wins_than_losses():
     # As many wins as losses, or behind in the mean: refused.
     assert not ensemble_gate(np.array([0.9] * 5 + [0.79] * 5), one)[0]
     assert not ensemble_gate(np.array([0.81] * 6 + [0.6] * 4), one)[0]
+
+
+def test_a_matrix_run_runs_only_the_detectors_it_is_given(tmp_path):
+    from zeroad.automl.zeroshot import run_matrix
+
+    spec = _write_dataset(tmp_path / "d.npz", 0, 3.0)
+    matrix_dir = tmp_path / "matrix"
+    run_matrix([spec], ["knn"], matrix_dir, n_random=0)
+    # A kNN task without a result, as after a timeout, is not run by a later run for HBOS.
+    (matrix_dir / "results.jsonl").write_text("")
+    rows = run_matrix([spec], ["hbos"], matrix_dir, n_random=0)
+    assert [r["detector"] for r in rows] == ["hbos"]
+    stored = (matrix_dir / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["detector"] for line in stored] == ["hbos"]
+    # Both stay candidates of the folder.
+    candidates = json.loads((matrix_dir / "candidates.json").read_text())
+    assert [c["detector"] for c in candidates] == ["knn", "hbos"]

@@ -167,8 +167,10 @@ def run_matrix(datasets: list[str], detectors: list[str], out, n_random: int = 1
         log.info("meta-features of %d datasets", len(missing))
         meta.update(dataset_meta_features(missing, data_dir))
         meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    # Only the detectors asked for: a run that adds one detector does not retry the
+    # others' tasks (a timeout counts as not completed and would run again).
     tasks = [Task(d, int(s), c["detector"], c["params"], share)
-             for s in seeds for d in datasets for c in candidates]
+             for s in seeds for d in datasets for c in candidates if c["detector"] in detectors]
     return run_benchmark(tasks, store, runner)
 
 
