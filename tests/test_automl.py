@@ -721,6 +721,9 @@ def test_an_ensemble_needs_the_mean_and_more_wins_than_losses():
     # As many wins as losses, or behind in the mean: refused.
     assert not ensemble_gate(np.array([0.9] * 5 + [0.79] * 5), one)[0]
     assert not ensemble_gate(np.array([0.81] * 6 + [0.6] * 4), one)[0]
+    # Ahead on 3, behind on 1, tied on 6: decided on fewer than half, refused.
+    assert not ensemble_gate(np.array([0.9] * 3 + [0.79] + [0.8] * 6), one)[0]
+    assert ensemble_gate(np.array([0.9] * 4 + [0.79] + [0.8] * 5), one)[0]
 
 
 def test_a_matrix_run_runs_only_the_detectors_it_is_given(tmp_path):
