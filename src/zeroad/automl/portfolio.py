@@ -24,8 +24,9 @@ zero-shot ``flaml.default`` for supervised learners:
   criterion of :mod:`zeroad.automl.criteria`). It is used only when the same
   inner leave-one-dataset-out says it beats the rule above, in the mean and by a
   sign test over the training datasets, and ``top_k`` and the kind of noise are
-  chosen there too. (An ensemble must beat one member in the mean and on more
-  datasets than it loses on: :func:`ensemble_gate`.)
+  chosen there too. (An ensemble must beat one member in the mean, on more
+  datasets than it loses on, and differ from it on at least half of them:
+  :func:`ensemble_gate`.)
 
 A portfolio is a versioned JSON document with its provenance; see
 :func:`build_portfolio` and :func:`select`.
@@ -341,9 +342,9 @@ def choose_neighbours(values: dict[int, np.ndarray]) -> dict[str, Any]:
 
     The nearest datasets by meta-features choose only where the best of them beats the
     global ranking in the mean and on significantly more datasets than it loses on
-    (one-sided sign test below ``SIGN_TEST_P_VALUE``), as an ensemble or a criterion
-    must: with a handful of neighbours out of some thirty datasets, the mean alone is
-    carried by a few of them (under protocol v2 at c = 0.05 the mean chose 3 or 8
+    (one-sided sign test below ``SIGN_TEST_P_VALUE``), as a criterion must: with a
+    handful of neighbours out of some thirty datasets, the mean alone is carried by a
+    few of them (under protocol v2 at c = 0.05 the mean chose 3 or 8
     nearest datasets in 10 of 33 leave-one-dataset-out builds, the sign test refused
     all 10, and those choices cost 0.029 mean AUC in the matrix: docs/methods.md).
     Of rules that score alike, the one with more neighbours leads: the smoother.
@@ -432,8 +433,9 @@ def _inner_lodo_criteria(matrix: PerformanceMatrix, folds: list) -> dict:
     return scores
 
 
-# A rule more costly than one model (an ensemble, a criterion) is used only where the
-# inner leave-one-out's one-sided sign test over the training datasets is below this.
+# A criterion (and a neighbour rule) is used only where the inner leave-one-out's
+# one-sided sign test over the training datasets is below this; an ensemble passes
+# ensemble_gate instead.
 SIGN_TEST_P_VALUE = 0.05
 
 
