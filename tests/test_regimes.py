@@ -123,3 +123,44 @@ def test_the_recorded_regime_leaves_a_portfolio_digest_as_it_was(tmp_path):
     assert _content_digest(portfolio) == _content_digest(before_regimes)
     portfolio["members"] = portfolio["members"][::-1]
     assert _content_digest(portfolio) != _content_digest(before_regimes)
+
+
+def test_a_build_over_levels_learns_from_each_configs_mean_over_them(tmp_path):
+    import numpy as np
+
+    from zeroad.automl.member_scores import MemberScores, member_scores_over_levels
+    from zeroad.automl.zeroshot import MatrixFolder, build_from_results, run_matrix
+    from zeroad.cli import main
+
+    specs = [_write_dataset(tmp_path / f"d{i}.npz", i, 2.0 + i) for i in range(3)]
+    clean, dirty = tmp_path / "clean", tmp_path / "dirty"
+    run_matrix(specs, ["knn", "hbos"], clean, n_random=1, max_train=300)
+    run_matrix(specs, ["knn", "hbos"], dirty, n_random=1, max_train=300,
+               train_contamination=0.05)
+    one, other = MatrixFolder.read(clean), MatrixFolder.read(dirty)
+    both = MatrixFolder.read([clean, dirty])
+    assert both.matrix.configs == one.matrix.configs == other.matrix.configs
+    assert np.allclose(both.matrix.auc, (one.matrix.auc + other.matrix.auc) / 2)
+    assert both.levels == ((clean, 0.0), (dirty, 0.05)) and both.name == f"{clean} + {dirty}"
+    assert MatrixFolder.read([clean]).levels == ()  # a list of one is that folder
+
+    # Member scores of both levels; a combination's AUC is its mean over them.
+    member_scores_over_levels([clean, dirty], progress=False)
+    pair = [one.matrix.configs[0], one.matrix.configs[-1]]
+    per_level = [MemberScores(folder / "member_scores").auc(specs[0], pair, "mean_rank")
+                 for folder in (clean, dirty)]
+    assert MatrixFolder.read([clean, dirty]).member_scores.auc(
+        specs[0], pair, "mean_rank") == pytest.approx(np.mean(per_level))
+
+    portfolio = build_from_results([clean, dirty])
+    assert training_of(portfolio) == {"regime": "contaminated", "train_contamination": 0.05,
+                                      "levels": [0.0, 0.05]}
+    assert portfolio["provenance"]["results"] == both.name
+    out = tmp_path / "portfolio.json"
+    assert main(["zeroshot", "build", "--results", str(clean), str(dirty),
+                 "--out", str(out)]) in (0, None)
+    assert json.loads(out.read_text())["training"]["levels"] == [0.0, 0.05]
+
+    # Averaging needs a different level in each folder.
+    with pytest.raises(ZeroadError, match="each hold another training contamination"):
+        MatrixFolder.read([clean, clean])

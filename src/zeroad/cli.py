@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 import tempfile
@@ -333,7 +334,7 @@ def cmd_zeroshot_build(args) -> None:
     from zeroad.io_safety import atomic_output, check_output, output_lock
 
     # A portfolio is rebuilt at will (an old one is replaced); the matrix it came from never.
-    matrix = [p for p in Path(args.results).rglob("*") if p.is_file()]
+    matrix = [p for folder in args.results for p in Path(folder).rglob("*") if p.is_file()]
     with output_lock(args.out):
         out = check_output(args.out, matrix, overwrite=True)
         portfolio = build_from_results(args.results, exclude=args.exclude or (),
@@ -363,11 +364,12 @@ def cmd_zeroshot_build(args) -> None:
 
 
 def cmd_zeroshot_scores(args) -> None:
-    from zeroad.automl.member_scores import compute_member_scores
+    from zeroad.automl.member_scores import member_scores_over_levels
 
-    folder = compute_member_scores(args.results, data_dir=args.data_dir, size=args.size,
-                                   jobs=args.jobs)
-    print(f"member scores in {folder}; zeroad zeroshot build now learns whether to combine")
+    for folder in member_scores_over_levels(args.results, data_dir=args.data_dir, size=args.size,
+                                            jobs=args.jobs):
+        print(f"member scores in {folder}")
+    print("zeroad zeroshot build now learns whether to combine")
 
 
 def cmd_zeroshot_evaluate(args) -> int:
@@ -391,6 +393,8 @@ def cmd_zeroshot_evaluate(args) -> int:
     return failures.report()
 
 
+RESULTS_HELP = ("folder written by zeroshot matrix; several (one per training "
+                "contamination) to learn from each config's mean AUC over them")
 WITH_TUNED_HELP = ("also use the configs zeroad tune searches found (matrix --tuned); "
                    "per detector, only if leave-one-dataset-out says they help")
 
@@ -546,7 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_zeroshot_matrix)
 
     p = zsub.add_parser("build", help="write a portfolio JSON from a matrix folder")
-    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
+    p.add_argument("--results", required=True, nargs="+", metavar="FOLDER",
+                   help=RESULTS_HELP)
     p.add_argument("--out", required=True, help="portfolio file to write")
     p.add_argument("--exclude", nargs="+", help="datasets to leave out")
     p.add_argument("--size", type=int, default=8, help="most configs in the portfolio")
@@ -558,7 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = zsub.add_parser("scores", help="store test scores of the configs portfolios can pick, "
                                        "so that build can learn whether combining helps")
-    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
+    p.add_argument("--results", required=True, nargs="+", metavar="FOLDER",
+                   help=RESULTS_HELP)
     p.add_argument("--size", type=int, default=8, help="most configs in a portfolio")
     p.add_argument("--jobs", type=int, default=1, help="datasets scored at once (default 1)")
     p.add_argument("--data-dir")
@@ -566,7 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = zsub.add_parser("evaluate", help="leave-one-dataset-out: portfolio from the other "
                                          "datasets, applied to the held-out one")
-    p.add_argument("--results", required=True, help="folder written by zeroshot matrix")
+    p.add_argument("--results", required=True, nargs="+", metavar="FOLDER",
+                   help=RESULTS_HELP)
     p.add_argument("--out", required=True)
     p.add_argument("--detectors", nargs="*", default=[],
                    help="detectors whose learned and library defaults are compared "
@@ -632,6 +639,12 @@ def main(argv: list[str] | None = None) -> int:
     except ZeroadError as exc:
         print(f"zeroad: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Whoever read the output stopped reading (``zeroad detectors | head``): what
+        # had to be written to files was written; nothing is wrong but the pipe. The
+        # rest of stdout goes nowhere, so that flushing it at exit raises nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a command that SIGPIPE ended
     except KeyboardInterrupt:
         print("zeroad: interrupted; finished tasks are saved, rerun the command to resume",
               file=sys.stderr)

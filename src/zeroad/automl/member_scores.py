@@ -159,6 +159,23 @@ def compute_member_scores(results, data_dir=None, size: int = 8, progress: bool 
     return folder
 
 
+def member_scores_over_levels(folders, data_dir=None, size: int = 8, progress: bool = True,
+                              jobs: int = 1) -> list[Path]:
+    """:func:`compute_member_scores` in each of several matrix folders of one benchmark
+    at different training contaminations, for the configs a build over their average
+    (:func:`~zeroad.automl.zeroshot.over_levels`) can score; one folder is scored as
+    :func:`compute_member_scores` scores it."""
+    from zeroad.automl.zeroshot import MatrixFolder
+
+    folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
+    if len(folders) == 1:
+        return [compute_member_scores(folders[0], data_dir, size, progress, jobs)]
+    matrix = MatrixFolder.read(folders).matrix
+    configs = [matrix.configs[i] for i in needed_configs(matrix, size)]
+    return [compute_member_scores(folder, data_dir, size, progress, jobs, configs=configs)
+            for folder in folders]
+
+
 def _one_thread() -> None:
     """Worker set-up: parallel workers share the cores, as the benchmark's workers do."""
     import torch

@@ -480,7 +480,7 @@ def ensemble_gate(values: np.ndarray, one: np.ndarray) -> tuple[bool, dict[str, 
 def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]],
                     size: int = 8, ensemble_size: int | None = None,
                     provenance: dict | None = None, member_scores=None,
-                    train_contamination: float = 0.0) -> dict[str, Any]:
+                    train_contamination: float = 0.0, levels=()) -> dict[str, Any]:
     """Learn defaults, a portfolio and its selection rule from ``matrix`` and ``meta``.
 
     Configs that ``zeroad tune`` searches found (``matrix.tuned_on``) stay only for
@@ -504,6 +504,9 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     train_contamination : the share of anomalies in the training rows the matrix was
         measured with; recorded as the portfolio's ``training`` regime ("clean" for 0,
         protocol v1; "contaminated" otherwise, protocol v2)
+    levels : the training contaminations whose matrices ``matrix`` averages
+        (:func:`~zeroad.automl.zeroshot.over_levels`), recorded with the regime; empty
+        for one level
     """
     if len(matrix.datasets) < 2:
         raise ZeroadError("a portfolio needs results on at least two datasets")
@@ -596,7 +599,8 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
         "provenance": provenance or {},
         "training": {"regime": regime_of(train_contamination),
-                     "train_contamination": float(train_contamination)},
+                     "train_contamination": float(train_contamination),
+                     **({"levels": [float(level) for level in levels]} if levels else {})},
         "datasets": matrix.datasets,
         "defaults": defaults,
         "default_scores": default_scores,

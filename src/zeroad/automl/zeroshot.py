@@ -217,7 +217,8 @@ def safe_name(dataset: str) -> str:
 
 @dataclass(frozen=True)
 class MatrixFolder:
-    """Everything a portfolio build reads from a matrix folder, read once."""
+    """Everything a portfolio build reads from a matrix folder, read once; or, read
+    from several folders (:func:`over_levels`), their matrices averaged."""
 
     path: Path
     matrix: PerformanceMatrix
@@ -226,17 +227,86 @@ class MatrixFolder:
     seeds: list[int]
     member_scores: Any  # MemberScores, or None before ``zeroad zeroshot scores``
     train_contamination: float = 0.0  # of every row: the regime the matrix is evidence of
+    levels: tuple = ()  # of an average over folders: each one's folder and contamination
 
     @classmethod
     def read(cls, results) -> MatrixFolder:
+        """A folder, or a list of them (a list of one is that folder)."""
         from zeroad.automl.member_scores import SCORES_DIR, MemberScores
 
+        if isinstance(results, (list, tuple)):
+            if len(results) != 1:
+                return over_levels([cls.read(one) for one in results])
+            results = results[0]
         matrix, meta, candidates, rows = _read_matrix(results)
         seeds = sorted({r["seed"] for r in rows})
         scores_dir = Path(results) / SCORES_DIR
         member_scores = MemberScores(scores_dir) if scores_dir.is_dir() else None
         return cls(Path(results), matrix, meta, candidates, seeds, member_scores,
                    matrix_train_contamination(rows, results))
+
+    @property
+    def name(self) -> str:
+        """The folder, or the folders averaged joined by ' + '."""
+        return " + ".join(str(path) for path, _ in self.levels) or str(self.path)
+
+
+class _MeanScores:
+    """Member scores of several levels: a combination's AUC is its mean over them."""
+
+    def __init__(self, levels):
+        self.levels = list(levels)
+
+    def auc(self, dataset: str, configs: list[tuple[str, dict]], method: str) -> float:
+        return float(np.mean([scores.auc(dataset, configs, method) for scores in self.levels]))
+
+
+def over_levels(folders: list[MatrixFolder]) -> MatrixFolder:
+    """One matrix from matrix folders of the same benchmark at different training
+    contaminations: each config's AUC on each dataset is its mean over the levels,
+    and so is a combination's (their member scores), so that a build chooses what
+    does best on average over them (for a regime that must hold up whether or not
+    the training rows are clean). Only the configs and datasets that every folder
+    has are kept; a config that failed at one level has no mean there (it counts as
+    failed). The regime recorded is the highest level's."""
+    shares = [folder.train_contamination for folder in folders]
+    if len(set(shares)) != len(shares):
+        raise ZeroadError("matrix folders averaged over levels must each hold another "
+                          f"training contamination; these hold {shares}: "
+                          + ", ".join(str(folder.path) for folder in folders))
+    keys = [{(d, canonical_params(p)): i for i, (d, p) in enumerate(folder.matrix.configs)}
+            for folder in folders]
+    common = [key for key in keys[0] if all(key in other for other in keys[1:])]
+    datasets = [d for d in folders[0].matrix.datasets
+                if all(d in folder.matrix.datasets for folder in folders[1:])]
+    if not common or len(datasets) < 2:
+        raise ZeroadError(f"the matrix folders {[str(f.path) for f in folders]} share "
+                          f"{len(common)} configs and {len(datasets)} datasets; averaging "
+                          "levels needs the same configs run on the same datasets")
+
+    def cells(field_of):
+        return np.mean([field_of(folder)[np.ix_([index[key] for key in common],
+                                                [folder.matrix.datasets.index(d)
+                                                 for d in datasets])]
+                        for folder, index in zip(folders, keys, strict=True)], axis=0)
+
+    kinds = set.intersection(*(set(folder.matrix.criteria) for folder in folders))
+    first = folders[0].matrix
+    matrix = PerformanceMatrix(
+        [first.configs[keys[0][key]] for key in common], datasets,
+        cells(lambda folder: folder.matrix.auc),
+        {kind: cells(lambda folder, kind=kind: folder.matrix.criteria[kind])
+         for kind in sorted(kinds)},
+        [frozenset().union(*(folder.matrix.tuned_on[index[key]]
+                             for folder, index in zip(folders, keys, strict=True)))
+         for key in common])
+    scores = [folder.member_scores for folder in folders]
+    return MatrixFolder(
+        folders[0].path, matrix, folders[0].meta, folders[0].candidates,
+        sorted(set().union(*(folder.seeds for folder in folders))),
+        _MeanScores(scores) if all(s is not None for s in scores) else None,
+        max(shares), tuple((folder.path, share) for folder, share in zip(folders, shares,
+                                                                            strict=True)))
 
 
 def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | None = None,
@@ -258,14 +328,15 @@ def build_from_results(results, exclude=(), size: int = 8, ensemble_size: int | 
     exclude = set(exclude)
     unknown = exclude - set(matrix.datasets)
     if unknown:
-        raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {folder.path}")
+        raise ZeroadError(f"cannot exclude {sorted(unknown)}: not in {folder.name}")
     kept = matrix.without(exclude)
     if not with_tuned:
         kept = kept.untuned()
     return build_portfolio(kept, folder.meta, size=size, ensemble_size=ensemble_size,
                            member_scores=folder.member_scores,
                            train_contamination=folder.train_contamination,
-                           provenance=provenance(command, results=str(folder.path),
+                           levels=[share for _, share in folder.levels],
+                           provenance=provenance(command, results=folder.name,
                                                  seeds=folder.seeds, excluded=sorted(exclude),
                                                  configs=len(kept.configs)))
 
