@@ -71,7 +71,7 @@ def summarise(plan, rows) -> str:
     means = per_dataset.groupby(["role", "level"]).mean().unstack("level")
     means.columns = [f"c = {c:g}" for c in means.columns]
     means = means.sort_values(means.columns[-1], ascending=False)
-    lines = ["Mean AUC over the 8 image-embedding datasets and the seeds "
+    lines = [f"Mean AUC over {int(f['dataset'].nunique())} image-embedding datasets and the seeds "
              f"({int(f['seed'].nunique())}); NaN: a failed task.", "",
              "| role | " + " | ".join(means.columns) + " |",
              "|---|" + "---|" * len(means.columns)]
@@ -101,6 +101,8 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--portfolio", nargs="*", default=[], metavar="NAME=FILE",
                         help="more portfolio files to run AutoDetector with")
+    parser.add_argument("--names", nargs="+", default=list(NAMES), choices=NAMES,
+                        metavar="NAME", help="which of the 8 (default: all)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--task-timeout", type=float, default=600)
     parser.add_argument("--data-dir", help="folder with adbench_embedding/ (default: "
@@ -117,7 +119,7 @@ def main() -> int:
     if folder is None or not folder.is_dir():
         raise ZeroadError(f"no adbench_embedding/ folder in the data directory ({root}); "
                           "pass --data-dir")
-    specs = [f"npz:{folder / f'{name}.npz'}" for name in NAMES]
+    specs = [f"npz:{folder / f'{name}.npz'}" for name in args.names]
     missing = [s for s in specs if not Path(s[4:]).is_file()]
     if missing:
         raise ZeroadError(f"missing embedding datasets: {missing}")
