@@ -60,7 +60,8 @@ def test_refine_leaves_out_the_share_of_rows_an_isolation_forest_finds_strangest
     assert det.get_params()["refine"] == 0.1
     scores = det.decision_function(X_fresh)
     assert np.isfinite(scores).all() and np.ptp(scores) > 0
-    plain = zeroad.make_detector(name, random_state=0, calibration_fraction=0).fit(X_train)
+    plain = zeroad.make_detector(name, random_state=0, refine=0,
+                                 calibration_fraction=0).fit(X_train)
     assert plain.n_refined_ == 0
 
 
