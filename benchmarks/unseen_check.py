@@ -28,7 +28,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from studylib import run_script
 
@@ -56,29 +55,25 @@ def roles(portfolios: dict[str, str]) -> list[tuple[str, str, dict]]:
 
 
 def summarise(plan, rows) -> str:
-    from zeroad.evaluation.store import row_key
+    from zeroad.automl.zeroshot import lodo_table
 
-    by_key = {row_key(r): r for r in rows}
-    records = []
-    for task, role in plan:
-        row = by_key.get(task.key)
-        auc = row["auc"] if row and not row["error"] else np.nan
-        records.append({"role": role, "level": task.train_contamination,
-                        "dataset": task.dataset.rsplit("/", 1)[-1].removesuffix(".npz"),
-                        "seed": task.seed, "auc": auc})
-    f = pd.DataFrame(records)
-    per_dataset = f.groupby(["role", "level", "dataset"])["auc"].mean()
-    means = per_dataset.groupby(["role", "level"]).mean().unstack("level")
-    means.columns = [f"c = {c:g}" for c in means.columns]
+    levels = sorted({task.train_contamination for task, _ in plan})
+    # per level, dataset x role (mean over seeds), as the leave-one-dataset-out tables
+    tables = {level: lodo_table([(task, role) for task, role in plan
+                                 if task.train_contamination == level], rows)
+              .rename(index=lambda spec: spec.rsplit("/", 1)[-1].removesuffix(".npz"))
+              for level in levels}
+    means = pd.DataFrame({f"c = {level:g}": table.mean() for level, table in tables.items()})
     means = means.sort_values(means.columns[-1], ascending=False)
-    lines = [f"Mean AUC over {int(f['dataset'].nunique())} image-embedding datasets and the seeds "
-             f"({int(f['seed'].nunique())}); NaN: a failed task.", "",
+    seeds = len({task.seed for task, _ in plan})
+    lines = [f"Mean AUC over {len(tables[levels[0]])} image-embedding datasets and the seeds "
+             f"({seeds}); NaN: a failed task.", "",
              "| role | " + " | ".join(means.columns) + " |",
              "|---|" + "---|" * len(means.columns)]
     lines += [f"| {role} | " + " | ".join(f"{v:.4f}" for v in values) + " |"
               for role, values in means.iterrows()]
-    for level, part in per_dataset.groupby(level="level"):
-        table = part.droplevel("level").unstack("dataset")
+    for level, table in tables.items():
+        table = table.T
         lines += ["", f"Per dataset at c = {level:g}:", "",
                   "| role | " + " | ".join(table.columns) + " |",
                   "|---|" + "---|" * len(table.columns)]
