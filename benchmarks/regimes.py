@@ -10,17 +10,17 @@ the clean regime on clean data.
 
 Writes ``regimes.md`` beside the tables: AutoDetector's mean AUC per regime and
 level, the best single default at each level (every learned and library default
-in the tables at that level), the oracles, and what each regime loses where the
-data are not what it assumes:
+in the tables at that level), the oracles, and what each regime loses against
+the best regime measured, in each of two conditions:
 
-- the clean regime is wrong wherever the training rows hold anomalies; its loss is
-  the contaminated regime's AUC minus its own, averaged over the contaminated levels
-  measured;
-- the contaminated regime is wrong where the rows are clean; its loss is the clean
-  regime's AUC minus its own at contamination 0.
+- clean data: the best regime's AUC at contamination 0 minus its own;
+- contaminated data: the same, averaged over the contaminated levels measured.
 
-The default regime is the one whose loss is smaller. ``--write-default FILE``
-writes it, with the figures, as the JSON that AutoDetector reads
+A regime's loss when it is wrong is the larger of the two (for the clean regime,
+its loss on contaminated data; for the contaminated one, on clean data; the
+"unknown" regime, ``unknown_at_cLEVEL``, built over both protocols, can lose in
+either). The default regime is the one whose loss is smallest. ``--write-default
+FILE`` writes it, with the figures, as the JSON that AutoDetector reads
 (``src/zeroad/defaults/regimes.json``).
 
     python benchmarks/regimes.py --lodo benchmarks/results/adbench_lodo_regimes \\
@@ -42,8 +42,8 @@ from studylib import run_script
 
 AUTO = "AutoDetector"
 ORACLE = "oracle: best matrix config (test labels)"
-REGIMES = ("clean", "contaminated")
-NAME = re.compile(r"^(clean|contaminated)_at_c([0-9.]+)$")
+REGIMES = ("clean", "contaminated", "unknown")
+NAME = re.compile(r"^(clean|contaminated|unknown)_at_c([0-9.]+)$")
 
 
 def read_tables(lodo: Path, clean_at_c0: Path | None) -> dict[tuple[str, float], pd.DataFrame]:
@@ -115,32 +115,53 @@ def add_single_defaults(s: dict, folder: Path, datasets: list[str]) -> None:
 
 
 def losses(s: dict, tables, datasets) -> dict:
-    """What each regime loses where the data are not what it assumes (None: unmeasured)."""
+    """What each regime measured loses against the best regime, on clean data (c = 0)
+    and on contaminated data (the mean over the contaminated levels where every
+    regime was measured); None where it was not measured there."""
     auto = s["auto"]
-    dirty_levels = [c for c in s["levels"] if c > 0
-                    and ("clean", c) in auto and ("contaminated", c) in auto]
-    clean_loss = (float(np.mean([auto[("contaminated", c)] - auto[("clean", c)]
-                                 for c in dirty_levels])) if dirty_levels else None)
-    dirty_loss = (auto[("clean", 0.0)] - auto[("contaminated", 0.0)]
-                  if ("clean", 0.0) in auto and ("contaminated", 0.0) in auto else None)
+    regimes = [r for r in REGIMES if any(regime == r for regime, _ in auto)]
+    dirty_levels = [c for c in s["levels"] if c > 0 and all((r, c) in auto for r in regimes)]
+
+    def loss_at(regime, c):
+        return max(auto[(r, c)] for r in regimes) - auto[(regime, c)]
+
+    clean = {r: (loss_at(r, 0.0) if all((x, 0.0) in auto for x in regimes) else None)
+             for r in regimes}
+    dirty = {r: (float(np.mean([loss_at(r, c) for c in dirty_levels])) if dirty_levels
+                 else None) for r in regimes}
 
     def record(better, worse):
         a = tables[better].loc[datasets, AUTO].round(6)
         b = tables[worse].loc[datasets, AUTO].round(6)
         return int((a > b).sum()), int((a < b).sum())
 
-    per_level = {c: record(("contaminated", c), ("clean", c)) for c in dirty_levels}
-    if dirty_loss is not None:
-        per_level[0.0] = record(("clean", 0.0), ("contaminated", 0.0))
-    return {"clean": clean_loss, "contaminated": dirty_loss, "levels": dirty_levels,
-            "records": per_level}
+    # Each regime against the clean one at every level both were measured at.
+    records = {(r, c): record((r, c), ("clean", c)) for r in regimes if r != "clean"
+               for c in s["levels"] if (r, c) in auto and ("clean", c) in auto}
+    return {"regimes": regimes, "on_clean": clean, "on_contaminated": dirty,
+            "levels": dirty_levels, "records": records}
+
+
+def worst(loss: dict) -> dict[str, float]:
+    """Each regime's loss when it is wrong: the larger of its two losses."""
+    if not loss["levels"]:
+        raise SystemExit("no contaminated level has a table of every regime ("
+                         + ", ".join(loss["regimes"]) + "): the default cannot be chosen")
+    for regime in loss["regimes"]:
+        if loss["on_clean"][regime] is None or loss["on_contaminated"][regime] is None:
+            raise SystemExit("every regime must be measured on clean data (c = 0) and at a "
+                             "contaminated level to choose the default; the "
+                             f"{regime} regime is not")
+    return {r: max(loss["on_clean"][r], loss["on_contaminated"][r]) for r in loss["regimes"]}
 
 
 def default_of(loss: dict) -> str:
-    if loss["clean"] is None or loss["contaminated"] is None:
+    if len(loss["regimes"]) < 2:
         raise SystemExit("both regimes must be measured where they are wrong (a clean table "
                          "at some c > 0 and a contaminated one at c = 0) to choose the default")
-    return "clean" if loss["clean"] <= loss["contaminated"] else "contaminated"
+    worst_loss = worst(loss)
+    # Ties go to the regime listed first (REGIMES): the simpler assumption.
+    return min(loss["regimes"], key=lambda r: (round(worst_loss[r], 6), REGIMES.index(r)))
 
 
 def markdown(s, loss, default, n_datasets, command) -> str:
@@ -151,9 +172,10 @@ def markdown(s, loss, default, n_datasets, command) -> str:
              "seeds), leaving each dataset out of the portfolio it is scored with. c is the "
              "share of anomalies in the training rows of the held-out runs (protocol v2; "
              "0 is protocol v1). A regime's portfolio is learned from the matrix of its "
-             "protocol: clean from v1, contaminated from v2 at c = 0.05.", "",
+             "protocol: clean from v1, contaminated from v2 at c = 0.05, unknown from "
+             "each config's mean over both.", "",
              head, "|---|" + "---|" * len(levels)]
-    for regime in REGIMES:
+    for regime in loss["regimes"]:
         cells = [f"{s['auto'][(regime, c)]:.4f}" if (regime, c) in s["auto"] else "-"
                  for c in levels]
         lines.append(f"| AutoDetector, {regime} regime | " + " | ".join(cells) + " |")
@@ -161,29 +183,32 @@ def markdown(s, loss, default, n_datasets, command) -> str:
              if c in s["best_single"] else "-" for c in levels]
     lines.append("| best single default | " + " | ".join(cells) + " |")
     cells = [f"{s['oracle'][c]:.4f}" if c in s["oracle"] else "-" for c in levels]
-    lines.append(f"| {ORACLE} (best of either regime's matrix) | " + " | ".join(cells) + " |")
+    lines.append(f"| {ORACLE} (best of the regimes' matrices) | " + " | ".join(cells) + " |")
     lines += ["", "## Which regime loses least when it is wrong", ""]
-    for c in loss["levels"]:
-        wins, losses_ = loss["records"][c]
-        lines.append(f"- At c = {c:g} the contaminated regime is ahead on {wins} datasets "
-                     f"and behind on {losses_}.")
-    if 0.0 in loss["records"]:
-        wins, losses_ = loss["records"][0.0]
-        lines.append(f"- On clean data the clean regime is ahead on {wins} datasets and "
-                     f"behind on {losses_}.")
-    lines += ["", f"- The clean regime, on contaminated data: loses "
-              f"{loss['clean']:.4f} (mean over c = "
-              f"{', '.join(f'{c:g}' for c in loss['levels'])}).",
-              f"- The contaminated regime, on clean data: loses {loss['contaminated']:.4f}.",
-              "", f"**Default: the {default} regime.**", ""]
+    for (regime, c), (wins, losses_) in sorted(loss["records"].items(),
+                                               key=lambda item: (REGIMES.index(item[0][0]),
+                                                                 item[0][1])):
+        lines.append(f"- At c = {c:g} the {regime} regime is ahead of the clean regime on "
+                     f"{wins} datasets and behind on {losses_}.")
+    levels_text = ", ".join(f"{c:g}" for c in loss["levels"])
+    lines += ["", "Loss against the best regime measured (mean AUC):", "",
+              f"| regime | on clean data | on contaminated data (mean over c = {levels_text}) "
+              "| when wrong (the larger) |", "|---|---|---|---|"]
+    worst_loss = worst(loss)
+    for regime in loss["regimes"]:
+        lines.append(f"| {regime} | {loss['on_clean'][regime]:.4f} | "
+                     f"{loss['on_contaminated'][regime]:.4f} | {worst_loss[regime]:.4f} |")
+    lines += ["", f"**Default: the {default} regime.**", ""]
     return "\n".join(lines)
 
 
 def why(default: str, loss: dict, n_datasets: int, where: str) -> str:
-    other = "contaminated" if default == "clean" else "clean"
+    worst_loss = worst(loss)
+    others = ", ".join(f"the {r} regime {worst_loss[r]:.3f}" for r in loss["regimes"]
+                       if r != default)
     return (f"zeroad's default, measured held out on {n_datasets} ADBench datasets: the "
-            f"{default} regime loses {loss[default]:.3f} mean AUC where the data are not "
-            f"what it assumes, the {other} regime {loss[other]:.3f} ({where})")
+            f"{default} regime loses {worst_loss[default]:.3f} mean AUC at most (on clean "
+            f"or on contaminated data, against the best regime there), {others} ({where})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,8 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         where = (lodo / "regimes.md").as_posix()
         Path(args.write_default).write_text(json.dumps({
             "default": default, "why": why(default, loss, len(datasets), where),
-            "loss_when_wrong": {"clean": round(loss["clean"], 4),
-                                "contaminated": round(loss["contaminated"], 4)},
+            "loss_when_wrong": {r: round(v, 4) for r, v in worst(loss).items()},
             "auto_mean_auc": {f"{regime} at c={level:g}": round(value, 4)
                               for (regime, level), value in sorted(s["auto"].items())},
             "datasets": len(datasets), "command": command}, indent=1) + "\n")

@@ -1,6 +1,7 @@
 """AutoDetector's portfolios, built on the 33 ADBench datasets, on datasets that no
 matrix holds: the 8 ADBench image-embedding datasets (ResNet-18 features, 512
-columns; ``adbench_embedding/`` in the data directory), at each training
+columns; ``adbench_embedding/`` in the data directory), or with ``--hep`` the 4
+high-energy-physics datasets (``hep/``; signal is the anomaly), at each training
 contamination asked for (0 is protocol v1).
 
 Nothing here is learned from these datasets: every portfolio was built before on
@@ -9,6 +10,7 @@ another kind. Roles (each run on every dataset, level and seed):
 
 - ``AutoDetector (contaminated, shipped)``: ``AutoDetector()``, the default;
 - ``AutoDetector (clean, shipped)``: ``AutoDetector(training="clean")``;
+- ``AutoDetector (unknown, shipped)``: ``AutoDetector(training="unknown")``;
 - ``AutoDetector (NAME)`` for each ``--portfolio NAME=FILE``;
 - the single defaults compared in the regimes table: GMM's learned default of
   the contaminated portfolio, and the library defaults of kNN, GMM and IForest.
@@ -43,7 +45,8 @@ def roles(portfolios: dict[str, str]) -> list[tuple[str, str, dict]]:
     from zeroad.registry import get_spec
 
     out = [("AutoDetector (contaminated, shipped)", "auto", {"training": "contaminated"}),
-           ("AutoDetector (clean, shipped)", "auto", {"training": "clean"})]
+           ("AutoDetector (clean, shipped)", "auto", {"training": "clean"}),
+           ("AutoDetector (unknown, shipped)", "auto", {"training": "unknown"})]
     for name, path in portfolios.items():
         load_portfolio(path)  # a bad file fails here, before any work
         out.append((f"AutoDetector ({name})", "auto", {"portfolio": str(Path(path).resolve())}))
@@ -54,7 +57,7 @@ def roles(portfolios: dict[str, str]) -> list[tuple[str, str, dict]]:
     return out
 
 
-def summarise(plan, rows) -> str:
+def summarise(plan, rows, group: str = "image-embedding") -> str:
     from zeroad.automl.zeroshot import lodo_table
 
     levels = sorted({task.train_contamination for task, _ in plan})
@@ -66,7 +69,7 @@ def summarise(plan, rows) -> str:
     means = pd.DataFrame({f"c = {level:g}": table.mean() for level, table in tables.items()})
     means = means.sort_values(means.columns[-1], ascending=False)
     seeds = len({task.seed for task, _ in plan})
-    lines = [f"Mean AUC over {len(tables[levels[0]])} image-embedding datasets and the seeds "
+    lines = [f"Mean AUC over {len(tables[levels[0]])} {group} datasets and the seeds "
              f"({seeds}); NaN: a failed task.", "",
              "| role | " + " | ".join(means.columns) + " |",
              "|---|" + "---|" * len(means.columns)]
@@ -98,6 +101,8 @@ def main() -> int:
                         help="more portfolio files to run AutoDetector with")
     parser.add_argument("--names", nargs="+", default=list(NAMES), choices=NAMES,
                         metavar="NAME", help="which of the 8 (default: all)")
+    parser.add_argument("--hep", action="store_true",
+                        help="run on the hep: datasets instead (--names is then ignored)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--task-timeout", type=float, default=600)
     parser.add_argument("--data-dir", help="folder with adbench_embedding/ (default: "
@@ -110,14 +115,19 @@ def main() -> int:
             raise ZeroadError(f"--portfolio takes NAME=FILE, not {item!r}")
         portfolios[name] = path
     root = data_dir(args.data_dir)
-    folder = None if root is None else Path(root) / "adbench_embedding"
-    if folder is None or not folder.is_dir():
-        raise ZeroadError(f"no adbench_embedding/ folder in the data directory ({root}); "
-                          "pass --data-dir")
-    specs = [f"npz:{folder / f'{name}.npz'}" for name in args.names]
-    missing = [s for s in specs if not Path(s[4:]).is_file()]
-    if missing:
-        raise ZeroadError(f"missing embedding datasets: {missing}")
+    if args.hep:
+        from zeroad.data.datasets import expand
+
+        specs = expand("hep", root)  # one line if a dataset's files are missing
+    else:
+        folder = None if root is None else Path(root) / "adbench_embedding"
+        if folder is None or not folder.is_dir():
+            raise ZeroadError(f"no adbench_embedding/ folder in the data directory ({root}); "
+                              "pass --data-dir")
+        specs = [f"npz:{folder / f'{name}.npz'}" for name in args.names]
+        missing = [s for s in specs if not Path(s[4:]).is_file()]
+        if missing:
+            raise ZeroadError(f"missing embedding datasets: {missing}")
     levels = [check_train_contamination(level) for level in args.levels]
     runner = make_backend("local", jobs=args.jobs, task_timeout=args.task_timeout,
                           data_dir=args.data_dir)
@@ -126,7 +136,7 @@ def main() -> int:
             for role, detector, params in roles(portfolios)]
     store = ResultsStore(args.out)
     rows = run_benchmark([task for task, _ in plan], store, runner, command=sys.argv)
-    text = summarise(plan, rows)
+    text = summarise(plan, rows, "high-energy-physics" if args.hep else "image-embedding")
     (Path(args.out) / "summary.md").write_text(text + "\n")
     print(text)
     return 0

@@ -726,6 +726,46 @@ def test_an_ensemble_needs_the_mean_and_more_wins_than_losses():
     assert ensemble_gate(np.array([0.9] * 4 + [0.79] + [0.8] * 5), one)[0]
 
 
+@pytest.mark.parametrize("clean_gain", [-0.01, 0.01])
+def test_a_build_over_levels_combines_only_if_combining_holds_at_each_level(clean_gain):
+    from zeroad.automl.portfolio import COMBINE
+    from zeroad.automl.zeroshot import _MeanScores
+
+    rng = np.random.default_rng(0)
+    datasets = [f"D{i}" for i in range(10)]
+    configs = [("a", {}), ("b", {}), ("c", {})]
+    level_auc = [rng.uniform(0.6, 0.9, (3, 10)) for _ in range(2)]
+    matrix = PerformanceMatrix(configs, datasets, np.mean(level_auc, axis=0),
+                               level_auc=level_auc)
+
+    class Level:  # a combination gains `gain` over its first member, at one level
+        def __init__(self, auc, gain):
+            self.auc_, self.gain = auc, gain
+
+        def auc(self, dataset, chosen, method):
+            first = self.auc_[configs.index(chosen[0]), datasets.index(dataset)]
+            return first + (self.gain if len(chosen) > 1 else 0.0)
+
+    scores = _MeanScores([Level(level_auc[0], clean_gain), Level(level_auc[1], 0.05)])
+    meta = {d: dict.fromkeys(NAMES, float(i)) for i, d in enumerate(datasets)}
+    portfolio = build_portfolio(matrix, meta, size=3, member_scores=scores,
+                                train_contamination=0.05, levels=[0.0, 0.05])
+    # On the mean over both levels combining wins everywhere; it must win at c = 0 too.
+    assert portfolio["ensemble"]["inner_lodo_mean_normalised_auc"][f"2 {COMBINE[0]}"] > \
+        portfolio["ensemble"]["inner_lodo_mean_normalised_auc"][f"1 {COMBINE[0]}"]
+    chosen_by = portfolio["ensemble"]["chosen_by"]
+    assert "at training contamination 0:" in chosen_by
+    if clean_gain < 0:
+        assert portfolio["ensemble_size"] == 1 and "not passed at this level" in chosen_by
+    else:
+        assert portfolio["ensemble_size"] > 1 and "not passed" not in chosen_by
+    # A matrix of one level has no per-level gate.
+    single = build_portfolio(PerformanceMatrix(configs, datasets, level_auc[1]), meta, size=3,
+                             member_scores=Level(level_auc[1], 0.05), train_contamination=0.05)
+    assert single["ensemble_size"] > 1 and "at training contamination" not in \
+        single["ensemble"]["chosen_by"]
+
+
 def test_a_matrix_run_runs_only_the_detectors_it_is_given(tmp_path):
     from zeroad.automl.zeroshot import run_matrix
 

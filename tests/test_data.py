@@ -92,6 +92,31 @@ def test_adbench_from_a_data_dir(tmp_path):
         datasets.load("adbench:nope", data_dir=tmp_path)
 
 
+def test_adbench_image_embeddings_from_a_data_dir(tmp_path):
+    from zeroad.evaluation.tasks import check_datasets
+
+    (tmp_path / "adbench_embedding").mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "adbench_embedding" / "MVTec-AD_cable.npz",
+             X=rng.normal(size=(30, 8)), y=np.r_[np.zeros(27), np.ones(3)])
+    specs = datasets.expand("adbench_embedding", data_dir=tmp_path)
+    assert specs == ["adbench_embedding:mvtec-ad_cable"]
+    data = datasets.load("adbench_embedding:MVTec-AD_cable", data_dir=tmp_path)
+    assert data.name == specs[0] and data.X.shape == (30, 8)
+    assert datasets.input_files(specs[0], tmp_path) == [
+        tmp_path / "adbench_embedding" / "MVTec-AD_cable.npz"]
+    check_datasets(specs, tmp_path)
+    with pytest.raises(InputError, match="no adbench_embedding dataset 'svhn_8'"):
+        check_datasets(["adbench_embedding:svhn_8"], tmp_path)
+    with pytest.raises(InputError, match="unknown ADBench image-embedding dataset"):
+        datasets.load("adbench_embedding:nope", data_dir=tmp_path)
+    with pytest.raises(InputError, match="names several datasets"):
+        datasets.load("adbench_embedding", data_dir=tmp_path)
+    # The tabular folder is another group: its absence is said as such.
+    with pytest.raises(InputError, match="no ADBench data found"):
+        datasets.expand("adbench", data_dir=tmp_path)
+
+
 def test_missing_adbench_folder_says_how_to_fix_it(tmp_path):
     with pytest.raises(InputError, match="--data-dir"):
         datasets.expand("adbench", data_dir=tmp_path)

@@ -153,7 +153,7 @@ def test_a_build_over_levels_learns_from_each_configs_mean_over_them(tmp_path):
         specs[0], pair, "mean_rank") == pytest.approx(np.mean(per_level))
 
     portfolio = build_from_results([clean, dirty])
-    assert training_of(portfolio) == {"regime": "contaminated", "train_contamination": 0.05,
+    assert training_of(portfolio) == {"regime": "unknown", "train_contamination": 0.05,
                                       "levels": [0.0, 0.05]}
     assert portfolio["provenance"]["results"] == both.name
     out = tmp_path / "portfolio.json"

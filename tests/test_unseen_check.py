@@ -36,6 +36,7 @@ def test_every_role_runs_at_every_level_and_the_summary_says_so(script, tmp_path
     table = [line for line in text.splitlines() if line.startswith("| AutoDetector (clean")]
     # one row in the means table and one per level in the per-dataset tables
     assert len(table) == 3 and "nan" not in " ".join(table)
+    assert "| AutoDetector (unknown, shipped) |" in text
     assert "| role | c = 0 | c = 0.05 |" in text and "Per dataset at c = 0.05:" in text
 
 
@@ -45,7 +46,8 @@ def test_a_bad_portfolio_argument_or_data_folder_is_one_line(script, tmp_path, m
     for argv, message in (
             (["--data-dir", str(data), "--portfolio", "nofile"], "NAME=FILE"),
             (["--data-dir", str(tmp_path / "nowhere")], "no adbench_embedding/ folder"),
-            (["--data-dir", str(data)], "missing embedding datasets")):
+            (["--data-dir", str(data)], "missing embedding datasets"),
+            (["--data-dir", str(data), "--hep"], "hep")):
         monkeypatch.setattr(sys, "argv", ["unseen_check.py", "--out", str(tmp_path / "o"),
                                           *argv])
         assert script.run_script(script.main) == 2

@@ -489,7 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("benchmark", help="every dataset x seed x detector, protocol v1 (or v2: "
                                          "contaminated training); resumable")
     p.add_argument("--datasets", nargs="+", required=True,
-                   help="specs, e.g. adbench, adbench:cardio, sklearn:breast_cancer")
+                   help="specs, e.g. adbench, adbench:cardio, adbench_embedding, "
+                        "sklearn:breast_cancer")
     p.add_argument("--detectors", nargs="+", default=None, help="names (default: all)")
     p.add_argument("--out", required=True, help="results folder (resumed if it has results)")
     p.add_argument("--retry-errors", action="store_true",

@@ -31,18 +31,19 @@ class AutoDetector(BaseDetector):
 
     Parameters
     ----------
-    training : {"clean", "contaminated"} or None
+    training : {"clean", "contaminated", "unknown"} or None
         What the training rows are. "clean": normal rows only; the portfolio was
         learned on benchmark datasets under protocol v1. "contaminated": the rows may
         hold a few anomalies (unlabelled failures, signal in a control region); the
         portfolio was learned with 5% anomalies in every benchmark dataset's training
-        rows (protocol v2) and combines refined configs. Held out it is ahead of
-        the clean regime there, but not yet of GMM's refined learned default
-        (docs/results.md, "AutoDetector's training regimes"). None: the regime of
+        rows (protocol v2) and combines refined configs. "unknown": either; the
+        portfolio was learned from each config's mean AUC over both protocols, and
+        combines only where combining won at each of them. The held-out figures of
+        each are in docs/results.md, "AutoDetector's training regimes". None: the regime of
         the ``portfolio`` file, else zeroad's default regime, the one that lost
         least, measured held out, when the data were not what it assumed
-        (``selection_["training"]`` says which and why; contaminated since
-        2026-12-03).
+        (``selection_["training"]`` says which and why; unknown since
+        2026-12-04: kNN with 5 neighbours, refined).
     portfolio : str or None
         Path of a portfolio JSON written by ``zeroad zeroshot build``; None
         uses the one shipped for the ``training`` regime.

@@ -64,11 +64,16 @@ class PerformanceMatrix:
     criteria : dict of kind -> ndarray (n_configs, n_datasets)
         The label-free criteria of the same cells (:mod:`zeroad.automl.criteria`),
         NaN where not measured; empty when the rows carry none.
+    level_auc : list of ndarray (n_configs, n_datasets), optional
+        For a matrix averaged over training contaminations
+        (:func:`~zeroad.automl.zeroshot.over_levels`): the AUC at each level, whose
+        mean ``auc`` is; empty otherwise.
     """
 
-    def __init__(self, configs, datasets, auc, criteria=None, tuned_on=None):
+    def __init__(self, configs, datasets, auc, criteria=None, tuned_on=None, level_auc=()):
         self.configs, self.datasets = list(configs), list(datasets)
         self.auc = np.asarray(auc, dtype=np.float64)
+        self.level_auc = [np.asarray(a, dtype=np.float64) for a in level_auc]
         self.criteria = {kind: np.asarray(values, dtype=np.float64)
                          for kind, values in (criteria or {}).items()}
         self.tuned_on = ([frozenset(t) for t in tuned_on] if tuned_on is not None
@@ -105,18 +110,20 @@ class PerformanceMatrix:
         index = [self.datasets.index(d) for d in datasets]
         return PerformanceMatrix(self.configs, datasets, self.auc[:, index],
                                  {kind: v[:, index] for kind, v in self.criteria.items()},
-                                 self.tuned_on)
+                                 self.tuned_on, [a[:, index] for a in self.level_auc])
 
     def rows(self, index) -> PerformanceMatrix:
         """The configurations at positions ``index``, on every dataset."""
         index = list(index)
         return PerformanceMatrix([self.configs[i] for i in index], self.datasets,
                                  self.auc[index], {k: v[index] for k, v in self.criteria.items()},
-                                 [self.tuned_on[i] for i in index])
+                                 [self.tuned_on[i] for i in index],
+                                 [a[index] for a in self.level_auc])
 
     def with_tuned_on(self, tuned_on) -> PerformanceMatrix:
         """The same matrix, recording which searches found each config."""
-        return PerformanceMatrix(self.configs, self.datasets, self.auc, self.criteria, tuned_on)
+        return PerformanceMatrix(self.configs, self.datasets, self.auc, self.criteria, tuned_on,
+                                 self.level_auc)
 
     def untuned(self) -> PerformanceMatrix:
         """The library defaults and random samples only, without any tuned config."""
@@ -239,7 +246,7 @@ def _fold_rankings(sub: np.ndarray, meta: np.ndarray, keep: np.ndarray, held: in
 
 
 def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: int,
-                member_scores=None) -> tuple[dict, dict, dict]:
+                member_scores=None) -> tuple[dict, dict, dict, list]:
     """Leave each training dataset out in turn and score every rule on it.
 
     ``folds`` is ``matrix.fold(held)`` for each dataset. Returns the normalised AUC on
@@ -247,7 +254,11 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
     ``member_scores`` can score combinations, of each (ensemble size, combine) pair:
     size 1 is the single choice of the neighbour rule :func:`choose_neighbours` takes,
     a larger size combines the best config of each of the top detectors of the
-    fold's global ranking (:func:`ranking_ensemble`); and that rule.
+    fold's global ranking (:func:`ranking_ensemble`); and that rule. For a matrix
+    averaged over training contaminations whose member scores keep each level
+    (``member_scores.levels``), also the same per level: a list with, for each level,
+    the normalised AUC there of each (ensemble size, combine) pair (the level's AUC
+    over the best config's at that level).
     """
     n = len(folds)
     detectors = [d for d, _ in matrix.configs]
@@ -272,19 +283,31 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
     rule = choose_neighbours(rule_values)
     k_best = rule["n_neighbors"]
     ensemble_values = {}
+    per_level = (list(member_scores.levels) if member_scores is not None
+                 and matrix.level_auc and hasattr(member_scores, "levels") else [])
+    level_values = [{} for _ in per_level]
     if member_scores is not None:
         for size_ in ENSEMBLE_CHOICES:
             for method in COMBINE:
                 if size_ == 1 and method != COMBINE[0]:
                     continue
-                values = []
+                values, at_level = [], [[] for _ in per_level]
                 for held, ranked in enumerate(rankings[k_best]):
                     rows = ranked[:1] if size_ == 1 else ensembles[held][:size_]
                     chosen = [matrix.configs[i] for i in rows]
                     auc = member_scores.auc(matrix.datasets[held], chosen, method)
                     values.append(auc / held_best[held])
+                    valid = folds[held][0]
+                    for level, (scores, level_auc) in enumerate(zip(per_level,
+                                                                    matrix.level_auc,
+                                                                    strict=True)):
+                        best = np.nanmax(level_auc[valid, held])
+                        at_level[level].append(
+                            scores.auc(matrix.datasets[held], chosen, method) / best)
                 ensemble_values[(size_, method)] = np.array(values)
-    return rule_values, ensemble_values, rule
+                for level, values_there in enumerate(at_level):
+                    level_values[level][(size_, method)] = np.array(values_there)
+    return rule_values, ensemble_values, rule, level_values
 
 
 def detector_portfolios(matrix: PerformanceMatrix, folds: list, ratios: np.ndarray,
@@ -505,8 +528,9 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
         measured with; recorded as the portfolio's ``training`` regime ("clean" for 0,
         protocol v1; "contaminated" otherwise, protocol v2)
     levels : the training contaminations whose matrices ``matrix`` averages
-        (:func:`~zeroad.automl.zeroshot.over_levels`), recorded with the regime; empty
-        for one level
+        (:func:`~zeroad.automl.zeroshot.over_levels`), recorded with the regime
+        ("unknown" when they include 0 and a contaminated level); empty for one
+        level. An ensemble must then pass :func:`ensemble_gate` at each level too.
     """
     if len(matrix.datasets) < 2:
         raise ZeroadError("a portfolio needs results on at least two datasets")
@@ -531,8 +555,8 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     use_scores = member_scores if ensemble_size is None else None
     # Each training dataset left out in turn, once for every inner leave-one-out below.
     folds = [matrix.fold(held) for held in range(len(matrix.datasets))]
-    rule_values, ensemble_values, rule = _inner_lodo(matrix, folds, meta_array, size,
-                                                     use_scores)
+    rule_values, ensemble_values, rule, level_values = _inner_lodo(matrix, folds, meta_array,
+                                                                   size, use_scores)
     rule_scores = {k: float(v.mean()) for k, v in rule_values.items()}
     ensemble_scores = {k: float(v.mean()) for k, v in ensemble_values.items()}
     n_neighbors = rule["n_neighbors"]
@@ -554,6 +578,20 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
             if not keep:
                 how += ": not more wins than losses on at least half the datasets, one"
                 ensemble, combine = 1, COMBINE[0]
+            # A build over several training contaminations is for data that may be
+            # clean or not: combining must pass the gate at each level, not only on
+            # the mean over them, which one level's gain can carry.
+            for level, values in zip(levels, level_values, strict=False):
+                if ensemble == 1:
+                    break
+                keep, test = ensemble_gate(values[(ensemble, combine)], values[(1, COMBINE[0])])
+                how += (f"; at training contamination {level:g}: "
+                        f"{float(values[(ensemble, combine)].mean()):.4f} against "
+                        f"{float(values[(1, COMBINE[0])].mean()):.4f}, won on "
+                        f"{test['wins']} and lost on {test['losses']}")
+                if not keep:
+                    how += ": not passed at this level, one"
+                    ensemble, combine = 1, COMBINE[0]
     else:
         ensemble, combine, how = 1, COMBINE[0], "no member scores to show that combining helps"
     # What the rule chosen so far scores in the same inner leave-one-out: a criterion
@@ -598,7 +636,7 @@ def build_portfolio(matrix: PerformanceMatrix, meta: dict[str, dict[str, float]]
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "zeroad_version": __version__,
         "provenance": provenance or {},
-        "training": {"regime": regime_of(train_contamination),
+        "training": {"regime": regime_of(train_contamination, levels),
                      "train_contamination": float(train_contamination),
                      **({"levels": [float(level) for level in levels]} if levels else {})},
         "datasets": matrix.datasets,
@@ -711,14 +749,20 @@ def check_portfolio(portfolio: dict[str, Any], source: str = "portfolio") -> dic
     return portfolio
 
 
-REGIMES = ("clean", "contaminated")
+REGIMES = ("clean", "contaminated", "unknown")
 """AutoDetector's training regimes: the training rows are clean normal data (the
-portfolio learned under protocol v1), or hold some anomalies (learned under v2)."""
-SHIPPED = {"clean": "portfolio.json", "contaminated": "portfolio_contaminated.json"}
+portfolio learned under protocol v1), hold some anomalies (learned under v2), or
+either, not known which (learned from each config's mean over both protocols)."""
+SHIPPED = {"clean": "portfolio.json", "contaminated": "portfolio_contaminated.json",
+           "unknown": "portfolio_unknown.json"}
 
 
-def regime_of(train_contamination: float) -> str:
-    """The regime whose evidence a matrix of this training contamination is."""
+def regime_of(train_contamination: float, levels=()) -> str:
+    """The regime whose evidence a matrix of this training contamination is; one
+    averaged over ``levels`` that include clean data and contaminated data is
+    evidence for data that may be either ("unknown")."""
+    if levels and min(levels) == 0 < max(levels):
+        return "unknown"
     return "clean" if train_contamination == 0 else "contaminated"
 
 

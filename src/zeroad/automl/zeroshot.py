@@ -284,11 +284,13 @@ def over_levels(folders: list[MatrixFolder]) -> MatrixFolder:
                           f"{len(common)} configs and {len(datasets)} datasets; averaging "
                           "levels needs the same configs run on the same datasets")
 
+    def level_cells(field_of):
+        return [field_of(folder)[np.ix_([index[key] for key in common],
+                                        [folder.matrix.datasets.index(d) for d in datasets])]
+                for folder, index in zip(folders, keys, strict=True)]
+
     def cells(field_of):
-        return np.mean([field_of(folder)[np.ix_([index[key] for key in common],
-                                                [folder.matrix.datasets.index(d)
-                                                 for d in datasets])]
-                        for folder, index in zip(folders, keys, strict=True)], axis=0)
+        return np.mean(level_cells(field_of), axis=0)
 
     kinds = set.intersection(*(set(folder.matrix.criteria) for folder in folders))
     first = folders[0].matrix
@@ -299,7 +301,8 @@ def over_levels(folders: list[MatrixFolder]) -> MatrixFolder:
          for kind in sorted(kinds)},
         [frozenset().union(*(folder.matrix.tuned_on[index[key]]
                              for folder, index in zip(folders, keys, strict=True)))
-         for key in common])
+         for key in common],
+        level_cells(lambda folder: folder.matrix.auc))
     scores = [folder.member_scores for folder in folders]
     return MatrixFolder(
         folders[0].path, matrix, folders[0].meta, folders[0].candidates,

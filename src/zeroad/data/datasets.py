@@ -6,6 +6,10 @@ A spec names where data comes from:
 ``adbench:NAME``            one ADBench dataset (``cardio`` or ``6_cardio``) from the
                             data directory's ``adbench/`` folder
 ``adbench``                 all of them (see :func:`expand`)
+``adbench_embedding:NAME``  one of ADBench's image-embedding datasets (ResNet-18
+                            features of CIFAR10, SVHN, MVTec-AD: ``cifar10_4``,
+                            ``mvtec-ad_cable``) from ``adbench_embedding/``
+``adbench_embedding``       all of those
 ``csv:PATH``                a CSV table; ``label_column`` names the 0/1 label column
 ``parquet:PATH``            a Parquet table, same rules
 ``npz:PATH``                a NumPy archive with ``X`` and optionally ``y``
@@ -85,23 +89,30 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
-def _adbench_files(directory: str | os.PathLike | None) -> dict[str, Path]:
+ADBENCH_FOLDERS = {"adbench": "ADBench", "adbench_embedding": "ADBench image-embedding"}
+"""Spec kinds of ADBench data, each named after its folder in the data directory, and
+how messages name them."""
+
+
+def _adbench_files(directory: str | os.PathLike | None,
+                   folder: str = "adbench") -> dict[str, Path]:
     root = data_dir(directory)
-    if root is None or not (root / "adbench").is_dir():
+    if root is None or not (root / folder).is_dir():
         where = root if root else "ZEROAD_DATA and ../shared/data"
-        raise InputError("no ADBench data found: pass --data-dir (or set ZEROAD_DATA) to a "
-                         f"folder holding adbench/*.npz; looked in {where}")
+        raise InputError(f"no {ADBENCH_FOLDERS[folder]} data found: pass --data-dir (or set "
+                         f"ZEROAD_DATA) to a folder holding {folder}/*.npz; looked in {where}")
     files = {}
-    for path in sorted((root / "adbench").glob("*.npz")):
+    for path in sorted((root / folder).glob("*.npz")):
         short = re.sub(r"^\d+_", "", path.stem).lower()
         files[short] = path
     return files
 
 
 def expand(spec: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    """The single-dataset specs that ``spec`` stands for (``adbench`` -> 33, ``hep`` -> 4)."""
-    if spec == "adbench":
-        return [f"adbench:{name}" for name in _adbench_files(data_dir)]
+    """The single-dataset specs that ``spec`` stands for (``adbench`` -> 33,
+    ``adbench_embedding`` -> 8, ``hep`` -> 4)."""
+    if spec in ADBENCH_FOLDERS:
+        return [f"{spec}:{name}" for name in _adbench_files(data_dir, spec)]
     if spec == "hep":
         from zeroad.data.hep import HEP_SPECS  # hep builds Dataset: imported late
 
@@ -113,15 +124,16 @@ def load(spec: str, data_dir: str | os.PathLike | None = None,
          label_column: str | None = None) -> Dataset:
     """Read the dataset named by ``spec`` (see the module docstring)."""
     kind, _, rest = spec.partition(":")
-    if spec == "adbench":
-        raise InputError("'adbench' names 33 datasets; use expand('adbench') or adbench:NAME")
-    if kind == "adbench":
-        files = _adbench_files(data_dir)
+    if spec in ADBENCH_FOLDERS:
+        raise InputError(f"{spec!r} names several datasets; use expand({spec!r}) or {spec}:NAME")
+    if kind in ADBENCH_FOLDERS:
+        files = _adbench_files(data_dir, kind)
         key = re.sub(r"^\d+_", "", rest).lower()
         if key not in files:
-            raise InputError(f"unknown ADBench dataset {rest!r}; known: {', '.join(files)}")
+            raise InputError(f"unknown {ADBENCH_FOLDERS[kind]} dataset {rest!r}; known: "
+                             f"{', '.join(files)}")
         data = _read_npz(files[key])
-        return Dataset(f"adbench:{key}", data.X, data.y, data.feature_names)
+        return Dataset(f"{kind}:{key}", data.X, data.y, data.feature_names)
     if kind == "sklearn":
         return _read_sklearn(rest)
     if kind == "toy":
@@ -161,8 +173,9 @@ def input_files(spec: str, data_dir: str | os.PathLike | None = None) -> list[Pa
     """The files a spec reads, so that a run can refuse to write over them.
 
     A file path, a ``csv:`` / ``parquet:`` / ``npz:`` / ``root:`` spec and an
-    ``adbench:NAME`` give one file, ``hep:NAME`` the files of its folder; generated and
-    built-in data (``toy:``, ``sklearn:``) and names that cannot be resolved give none.
+    ``adbench:NAME`` (or ``adbench_embedding:NAME``) give one file, ``hep:NAME`` the
+    files of its folder; generated and built-in data (``toy:``, ``sklearn:``) and names
+    that cannot be resolved give none.
     """
     kind, _, rest = str(spec).partition(":")
     if kind == "root" and rest:
@@ -171,11 +184,11 @@ def input_files(spec: str, data_dir: str | os.PathLike | None = None) -> list[Pa
         return [parse_root_spec(spec).path]
     if kind in ("csv", "parquet", "npz") and rest:
         return [Path(rest)]
-    if kind in ("toy", "sklearn") or spec in ("adbench", "hep"):
+    if kind in ("toy", "sklearn") or spec in ("hep", *ADBENCH_FOLDERS):
         return []
     try:
-        if kind == "adbench":
-            path = _adbench_files(data_dir).get(re.sub(r"^\d+_", "", rest).lower())
+        if kind in ADBENCH_FOLDERS:
+            path = _adbench_files(data_dir, kind).get(re.sub(r"^\d+_", "", rest).lower())
             return [path] if path else []
         if kind == "hep":
             from zeroad.data.hep import hep_folder

@@ -142,17 +142,18 @@ def check_datasets(specs, data_dir: str | os.PathLike | None = None) -> None:
     InputError
         Naming every spec that does not resolve, and why.
     """
-    from zeroad.data.datasets import expand
+    from zeroad.data.datasets import ADBENCH_FOLDERS, expand
 
-    adbench = None
+    known: dict[str, list[str]] = {}
     missing = []
     for spec in sorted(set(specs)):
         kind, _, rest = spec.partition(":")
         try:
-            if kind == "adbench":
-                adbench = adbench if adbench is not None else expand("adbench", data_dir)
-                if f"adbench:{re.sub(r'^[0-9]+_', '', rest).lower()}" not in adbench:
-                    raise InputError(f"no ADBench dataset {rest!r} in the data folder")
+            if kind in ADBENCH_FOLDERS:
+                if kind not in known:
+                    known[kind] = expand(kind, data_dir)
+                if f"{kind}:{re.sub(r'^[0-9]+_', '', rest).lower()}" not in known[kind]:
+                    raise InputError(f"no {kind} dataset {rest!r} in the data folder")
             elif kind == "hep":
                 from zeroad.data.hep import hep_folder
 
