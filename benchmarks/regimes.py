@@ -204,10 +204,10 @@ def markdown(s, loss, default, n_datasets, command) -> str:
 
 def why(default: str, loss: dict, n_datasets: int, where: str) -> str:
     worst_loss = worst(loss)
-    others = ", ".join(f"the {r} regime {worst_loss[r]:.3f}" for r in loss["regimes"]
+    others = ", ".join(f"the {r} regime {worst_loss[r]:.4f}" for r in loss["regimes"]
                        if r != default)
     return (f"zeroad's default, measured held out on {n_datasets} ADBench datasets: the "
-            f"{default} regime loses {worst_loss[default]:.3f} mean AUC at most (on clean "
+            f"{default} regime loses {worst_loss[default]:.4f} mean AUC at most (on clean "
             f"or on contaminated data, against the best regime there), {others} ({where})")
 
 

@@ -64,7 +64,7 @@ def test_the_default_is_the_regime_that_loses_least_when_it_is_wrong(tmp_path):
     written = json.loads(out.read_text())
     assert written["default"] == "unknown"
     assert written["loss_when_wrong"] == {"clean": 0.1, "contaminated": 0.05, "unknown": 0.02}
-    assert "the unknown regime loses 0.020 mean AUC at most" in written["why"]
+    assert "the unknown regime loses 0.0200 mean AUC at most" in written["why"]
     # Measured on clean data only, it cannot be weighed against the others.
     (lodo / "unknown_at_c0.05" / "per_dataset_auc.csv").unlink()
     with pytest.raises(SystemExit, match="no contaminated level has a table of every regime"):
