@@ -268,7 +268,10 @@ def over_levels(folders: list[MatrixFolder]) -> MatrixFolder:
     does best on average over them (for a regime that must hold up whether or not
     the training rows are clean). Only the configs and datasets that every folder
     has are kept; a config that failed at one level has no mean there (it counts as
-    failed). The regime recorded is the highest level's."""
+    failed). The training contamination recorded is the highest level's; the regime
+    is "unknown" when the levels include clean and contaminated data
+    (:func:`~zeroad.automl.portfolio.regime_of`), and the AUC at each level is kept
+    (``level_auc``) for the build's per-level ensemble gate."""
     shares = [folder.train_contamination for folder in folders]
     if len(set(shares)) != len(shares):
         raise ZeroadError("matrix folders averaged over levels must each hold another "
