@@ -1,8 +1,9 @@
-"""AutoDetector's two training regimes held out, and which one should be the default.
+"""AutoDetector's training regimes held out, and which one should be the default.
 
 Reads leave-one-dataset-out tables written by ``zeroad zeroshot evaluate`` (their
 ``per_dataset_auc.csv``): one per regime (the matrix its portfolios were built from:
-clean = protocol v1, contaminated = protocol v2) and per training contamination the
+clean = protocol v1, contaminated = protocol v2, unknown = both averaged) and per
+training contamination the
 held-out tasks ran at. Each table is a folder named ``REGIME_at_cLEVEL`` under
 ``--lodo`` (``clean_at_c0.05``: the clean regime's portfolios run where 5% of the
 training rows are anomalies); ``--clean-at-c0`` names the headline table, which is
@@ -157,8 +158,9 @@ def worst(loss: dict) -> dict[str, float]:
 
 def default_of(loss: dict) -> str:
     if len(loss["regimes"]) < 2:
-        raise SystemExit("both regimes must be measured where they are wrong (a clean table "
-                         "at some c > 0 and a contaminated one at c = 0) to choose the default")
+        raise SystemExit("at least two regimes must be measured where they may be wrong (a "
+                         "clean table at some c > 0 and another regime's at c = 0) to choose "
+                         "the default")
     worst_loss = worst(loss)
     # Ties go to the regime listed first (REGIMES): the simpler assumption.
     return min(loss["regimes"], key=lambda r: (round(worst_loss[r], 6), REGIMES.index(r)))
