@@ -3,11 +3,10 @@
 Reads leave-one-dataset-out tables written by ``zeroad zeroshot evaluate`` (their
 ``per_dataset_auc.csv``): one per regime (the matrix its portfolios were built from:
 clean = protocol v1, contaminated = protocol v2, unknown = both averaged) and per
-training contamination the
-held-out tasks ran at. Each table is a folder named ``REGIME_at_cLEVEL`` under
-``--lodo`` (``clean_at_c0.05``: the clean regime's portfolios run where 5% of the
-training rows are anomalies); ``--clean-at-c0`` names the headline table, which is
-the clean regime on clean data.
+training contamination the held-out tasks ran at. Each table is a folder named
+``REGIME_at_cLEVEL`` under ``--lodo`` (``clean_at_c0.05``: the clean regime's
+portfolios run where 5% of the training rows are anomalies); ``--clean-at-c0``
+names the headline table, which is the clean regime on clean data.
 
 Writes ``regimes.md`` beside the tables: AutoDetector's mean AUC per regime and
 level, the best single default at each level (every learned and library default
