@@ -25,13 +25,11 @@ from studylib import run_script
 TOP = 10
 
 
-def mean_auc(folder) -> tuple[dict[tuple[str, str], float], int]:
-    """(detector, canonical params) -> mean AUC over the folder's datasets (NaN if a
+def mean_auc(matrix) -> tuple[dict[tuple[str, str], float], int]:
+    """(detector, canonical params) -> mean AUC over the matrix's datasets (NaN if a
     cell failed), and how many datasets."""
-    from zeroad.automl.zeroshot import MatrixFolder
     from zeroad.evaluation.tasks import canonical_params
 
-    matrix = MatrixFolder.read(folder).matrix
     return {(d, canonical_params(p)): float(np.mean(matrix.auc[i]))
             for i, (d, p) in enumerate(matrix.configs)}, len(matrix.datasets)
 
@@ -47,11 +45,12 @@ def shipped_choices() -> dict[str, tuple[str, str]]:
     return out
 
 
-def report(first: Path, second: Path) -> str:
+def report(first: Path, second: Path, matrices) -> str:
+    """``matrices``: the two folders' performance matrices."""
     from scipy.stats import spearmanr
 
-    a, n_a = mean_auc(first)
-    b, n_b = mean_auc(second)
+    a, n_a = mean_auc(matrices[0])
+    b, n_b = mean_auc(matrices[1])
     common = [k for k in a if k in b and np.isfinite(a[k]) and np.isfinite(b[k])]
     if len(common) < 3:
         from zeroad.errors import ZeroadError
@@ -106,15 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     for folder in (first, second):
         if not folder.is_dir():
             raise ZeroadError(f"{folder} is not a folder")
-    levels = []
-    for folder in (first, second):
-        from zeroad.automl.zeroshot import MatrixFolder
+    from zeroad.automl.zeroshot import MatrixFolder
 
-        levels.append(MatrixFolder.read(folder).train_contamination)
+    read = [MatrixFolder.read(folder) for folder in (first, second)]
+    levels = [folder.train_contamination for folder in read]
     if levels[0] != levels[1]:
         raise ZeroadError(f"{first} is at training contamination {levels[0]:g} and {second} "
                           f"at {levels[1]:g}: compare folders of one level")
-    text = report(first, second)
+    text = report(first, second, [folder.matrix for folder in read])
     out = Path(args.out) if args.out else second
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/group_transfer.py " + " ".join(

@@ -295,15 +295,19 @@ def _inner_lodo(matrix: PerformanceMatrix, folds: list, meta: np.ndarray, size: 
                 for held, ranked in enumerate(rankings[k_best]):
                     rows = ranked[:1] if size_ == 1 else ensembles[held][:size_]
                     chosen = [matrix.configs[i] for i in rows]
-                    auc = member_scores.auc(matrix.datasets[held], chosen, method)
+                    if per_level:
+                        # Each level's AUC once; their mean is what member_scores.auc
+                        # (the mean over the same levels) would compute again.
+                        level_aucs = [scores.auc(matrix.datasets[held], chosen, method)
+                                      for scores in per_level]
+                        auc = float(np.mean(level_aucs))
+                        valid = folds[held][0]
+                        for level, (value, level_auc) in enumerate(zip(
+                                level_aucs, matrix.level_auc, strict=True)):
+                            at_level[level].append(value / np.nanmax(level_auc[valid, held]))
+                    else:
+                        auc = member_scores.auc(matrix.datasets[held], chosen, method)
                     values.append(auc / held_best[held])
-                    valid = folds[held][0]
-                    for level, (scores, level_auc) in enumerate(zip(per_level,
-                                                                    matrix.level_auc,
-                                                                    strict=True)):
-                        best = np.nanmax(level_auc[valid, held])
-                        at_level[level].append(
-                            scores.auc(matrix.datasets[held], chosen, method) / best)
                 ensemble_values[(size_, method)] = np.array(values)
                 for level, values_there in enumerate(at_level):
                     level_values[level][(size_, method)] = np.array(values_there)
