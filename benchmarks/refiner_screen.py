@@ -31,14 +31,11 @@ Writes ``rows.jsonl`` (one row per dataset, level and seed; resumable) and
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
-from studylib import run_script
+from studylib import auc_by_level_lines, run_script, screen_main
 
 K = 5
 SHARES = (0.05, 0.1)
@@ -126,20 +123,13 @@ def run_one(dataset: str, level: float, seed: int, data_dir) -> dict:
 
 def summary(rows: list[dict], command: str) -> str:
     levels = sorted({r["level"] for r in rows})
-    names = list(rows[0]["auc"])
-    means = {(lvl, n): np.mean([r["auc"][n] for r in rows if r["level"] == lvl])
-             for lvl in levels for n in names}
     n_sets = len({r["dataset"] for r in rows})
     lines = ["# Refiners under contamination: a screen", "", f"Produced by `{command}`.", "",
              f"Mean AUC of the reference kNN (5 neighbours, standardised) over {n_sets} "
              "datasets and the seeds, fitted on the training rows each refiner keeps "
              "(`name@share`: the share left out). c is the share of anomalies in the "
-             "training rows.", "",
-             "| refiner | " + " | ".join(f"c = {lvl:g}" for lvl in levels) + " |",
-             "|---|" + "---|" * len(levels)]
-    order = sorted(names, key=lambda n: -means[(levels[-1], n)])
-    lines += [f"| {n} | " + " | ".join(f"{means[(lvl, n)]:.4f}" for lvl in levels) + " |"
-              for n in order]
+             "training rows.", ""]
+    lines += auc_by_level_lines(rows, "refiner")
     dirty = [r for r in rows if r["level"] > 0]
     if dirty:
         lines += ["", "Share of the rows each refiner leaves out at 0.05 that are anomalies "
@@ -156,45 +146,15 @@ def summary(rows: list[dict], command: str) -> str:
     return "\n".join(lines)
 
 
+def progress(row: dict) -> str:
+    auc = row["auc"]
+    return (f"none {auc['none']:.3f}, iforest {auc['iforest@0.05']:.3f}, "
+            f"oracle {auc['oracle']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    from joblib import Parallel, delayed
-
-    from zeroad.data.datasets import expand
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="folder for rows.jsonl and summary.md")
-    parser.add_argument("--datasets", nargs="+", default=["adbench"])
-    parser.add_argument("--levels", nargs="+", type=float, default=[0.0, 0.05])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--data-dir", help="folder with adbench/ (default: $ZEROAD_DATA, "
-                                           "then ../shared/data)")
-    args = parser.parse_args(argv)
-    specs = [s for spec in args.datasets for s in expand(spec, args.data_dir)]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "rows.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    done = {(r["dataset"], r["level"], r["seed"]) for r in rows}
-    todo = [(d, lvl, s) for d in specs for lvl in args.levels for s in args.seeds
-            if (d, lvl, s) not in done]
-    print(f"{len(done)} runs stored, {len(todo)} to go", file=sys.stderr)
-    tasks = (delayed(run_one)(d, lvl, s, args.data_dir) for d, lvl, s in todo)
-    for number, row in enumerate(Parallel(n_jobs=args.jobs, return_as="generator")(tasks), 1):
-        with path.open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        rows.append(row)
-        print(f"[{number}/{len(todo)}] {row['dataset']} c={row['level']:g} seed {row['seed']}: "
-              f"none {row['auc']['none']:.3f}, iforest {row['auc']['iforest@0.05']:.3f}, "
-              f"oracle {row['auc']['oracle']:.3f}", file=sys.stderr)
-    wanted = {(d, lvl, s) for d in specs for lvl in args.levels for s in args.seeds}
-    rows = [r for r in rows if (r["dataset"], r["level"], r["seed"]) in wanted]
-    command = "python benchmarks/refiner_screen.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    text = summary(rows, command)
-    (out / "summary.md").write_text(text + "\n")
-    print(text)
-    return 0
+    return screen_main(argv, __doc__.splitlines()[0], "refiner_screen", run_one, summary,
+                       progress)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,18 @@ def normal_data(n: int, seed: int = 0, d: int = 5) -> np.ndarray:
     return X * np.array([1.0, 10.0, 0.1, 100.0, 1.0])[:d] + 5.0
 
 
+def tight_anomaly_group_data_dir(tmp_path: Path) -> Path:
+    """A data folder with one ADBench-like dataset whose 60 anomalies form one tight
+    cluster: under protocol v2 a few of them among the training rows hide the rest
+    from kNN with a small k."""
+    folder = tmp_path / "adbench"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(400, 4)), rng.normal(3.0, 0.05, size=(60, 4))])
+    np.savez(folder / "1_tight.npz", X=X, y=np.r_[np.zeros(400), np.ones(60)])
+    return tmp_path
+
+
 def save_fitted_knn(path: Path, columns: list[str] | None = None) -> Path:
     """A kNN fitted on ``normal_data(300)`` (as named columns when given), saved to ``path``."""
     import zeroad

@@ -2,23 +2,12 @@
 
 import json
 
-import numpy as np
-from conftest import load_benchmark_script
-
-
-def _adbench_dir(tmp_path):
-    folder = tmp_path / "adbench"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    # Anomalies in one tight cluster: a few in the training rows hide the rest from kNN.
-    X = np.vstack([rng.normal(size=(400, 4)), rng.normal(3.0, 0.05, size=(60, 4))])
-    np.savez(folder / "1_tight.npz", X=X, y=np.r_[np.zeros(400), np.ones(60)])
-    return tmp_path
+from conftest import load_benchmark_script, tight_anomaly_group_data_dir
 
 
 def test_the_oracle_recovers_what_contamination_costs_and_a_rerun_resumes(tmp_path, capsys):
     script = load_benchmark_script("refiner_screen")
-    data, out = _adbench_dir(tmp_path), tmp_path / "out"
+    data, out = tight_anomaly_group_data_dir(tmp_path), tmp_path / "out"
     argv = ["--out", str(out), "--data-dir", str(data), "--levels", "0", "0.05"]
     assert script.main(argv) == 0
     rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]

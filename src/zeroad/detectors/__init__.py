@@ -12,8 +12,10 @@ from zeroad.detectors.classical import (
     PCA,
     IsolationForest,
     Mahalanobis,
+    MultiScaleKNN,
     OneClassSVM,
 )
 
 __all__ = ["BaseDetector", "COPOD", "ECOD", "GMM", "HBOS", "KDE", "KNN", "LOF", "PCA",
-           "IsolationForest", "Mahalanobis", "OneClassSVM"]
+           "IsolationForest", "Mahalanobis", "MultiScaleKNN",
+           "OneClassSVM"]

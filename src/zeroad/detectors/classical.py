@@ -91,6 +91,96 @@ class KNN(BaseDetector):
         return self._aggregate(dist[:, 1:])
 
 
+class MultiScaleKNN(BaseDetector):
+    """k-nearest-neighbour distance at several scales, each against its own normal level.
+
+    For k = ``min_neighbors``, twice that, four times, ... up to the share
+    ``max_share`` of the training rows (and at most ``max_neighbors``), a row's
+    distance to its k-th training neighbour is divided by the ``quantile`` of the
+    same distance over the training rows (each left out of its own neighbours);
+    the score is the largest of these ratios. kNN with one small k is blind to a
+    test anomaly whose neighbours are training anomalies of the same kind; when the
+    training rows hold such a group of m rows, the scales above m see past it, and
+    on clean data the small scales keep kNN's local view.
+
+    Parameters
+    ----------
+    max_share : float in (0, 0.5]
+        Largest neighbourhood, as a share of the training rows.
+    min_neighbors : int
+        Smallest neighbourhood (the first scale).
+    max_neighbors : int
+        Cap on the largest neighbourhood (its cost: each row's ``max_neighbors``
+        distances).
+    quantile : float in (0, 1)
+        Which quantile of the training rows' distances a scale is measured against.
+    p : float
+        Minkowski power (2 = Euclidean, 1 = Manhattan).
+
+    Attributes
+    ----------
+    scales_ : int ndarray, the neighbourhood sizes used
+    levels_ : float ndarray, each scale's ``quantile`` of the training distances (a
+        scale where it is 0, many rows repeated at that scale, is not used)
+    """
+
+    _parameter_rules = {"max_share": Real(0, 0.5, closed="right"),
+                        "min_neighbors": Integer(1), "max_neighbors": Integer(1),
+                        "quantile": Real(0, 1, closed="neither"), "p": MINKOWSKI_POWER}
+    # Rows whose leave-one-out distances set each scale's level, and rows per query.
+    _LEVEL_ROWS = 2000
+    _CHUNK = 2048
+
+    def __init__(self, max_share=0.1, min_neighbors=1, max_neighbors=1024, quantile=0.5,
+                 p=2.0, *, scaler="standard", contamination=None, fpr=None,
+                 calibration_fraction=0.2, refine=0.0, random_state=None):
+        self.max_share = max_share
+        self.min_neighbors = min_neighbors
+        self.max_neighbors = max_neighbors
+        self.quantile = quantile
+        self.p = p
+        super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
+                         calibration_fraction=calibration_fraction,
+                         refine=refine, random_state=random_state)
+
+    def _fit_model(self, Xs):
+        n = Xs.shape[0]
+        largest = max(1, min(int(self.max_share * n), self.max_neighbors, n - 1))
+        k, scales = max(1, min(self.min_neighbors, largest)), []
+        while k <= largest:
+            scales.append(k)
+            k *= 2
+        self.model_ = NearestNeighbors(n_neighbors=scales[-1], p=self.p).fit(Xs)
+        rows = np.arange(n)
+        if n > self._LEVEL_ROWS:
+            rows = np.sort(np.random.default_rng(self._seed).choice(n, self._LEVEL_ROWS,
+                                                                    replace=False))
+        dist = self._distances(Xs[rows], scales, leave_out=True)
+        levels = np.quantile(dist, self.quantile, axis=0)
+        used = levels > 0
+        if not used.any():  # every row repeated at every scale: raw distances
+            used[:], levels[:] = True, 1.0
+        self.scales_ = np.asarray(scales, dtype=np.int64)[used]
+        self.levels_ = levels[used]
+
+    def _distances(self, Xs, scales, leave_out=False):
+        """Each row's distance to its k-th neighbour, one column per scale in ``scales``."""
+        shift = 1 if leave_out else 0
+        columns = np.asarray(scales) - 1 + shift
+        out = np.empty((Xs.shape[0], len(scales)))
+        for start in range(0, Xs.shape[0], self._CHUNK):
+            part = Xs[start:start + self._CHUNK]
+            dist, _ = self.model_.kneighbors(part, n_neighbors=int(columns[-1]) + 1)
+            out[start:start + part.shape[0]] = dist[:, columns]
+        return out
+
+    def _score(self, Xs):
+        return (self._distances(Xs, self.scales_) / self.levels_).max(axis=1)
+
+    def _training_scores(self, Xs):
+        return (self._distances(Xs, self.scales_, leave_out=True) / self.levels_).max(axis=1)
+
+
 class LOF(BaseDetector):
     """Local Outlier Factor (scikit-learn, novelty mode); ``n_neighbors`` is capped at the
     number of training rows minus one."""
