@@ -8,12 +8,14 @@ Nothing here is learned from these datasets: every portfolio was built before on
 the 33 tabular ones, so this is a check of choices made there, on data of
 another kind. Roles (each run on every dataset, level and seed):
 
-- ``AutoDetector (contaminated, shipped)``: ``AutoDetector()``, the default;
-- ``AutoDetector (clean, shipped)``: ``AutoDetector(training="clean")``;
-- ``AutoDetector (unknown, shipped)``: ``AutoDetector(training="unknown")``;
+- ``AutoDetector (REGIME, shipped)``: ``AutoDetector(training=REGIME)`` for the
+  contaminated, clean and unknown regimes (each run with a copy of the shipped
+  portfolio in ``--out``'s ``portfolios/``, named by its digest, so that a
+  rebuilt portfolio is run again, not taken for finished);
 - ``AutoDetector (NAME)`` for each ``--portfolio NAME=FILE``;
 - the single defaults compared in the regimes table: GMM's learned default of
-  the contaminated portfolio, and the library defaults of kNN, GMM and IForest.
+  the contaminated portfolio, and the library defaults of kNN, GMM, IForest and
+  multi-scale kNN.
 
 Writes the rows (``results.jsonl``, resumable like any benchmark) and
 ``summary.md``: mean AUC per role and level over datasets and seeds, and per
@@ -39,20 +41,30 @@ NAMES = ("CIFAR10_4", "CIFAR10_6", "SVHN_8", "SVHN_9", "MVTec-AD_cable",
          "MVTec-AD_hazelnut", "MVTec-AD_pill", "MVTec-AD_zipper")
 
 
-def roles(portfolios: dict[str, str]) -> list[tuple[str, str, dict]]:
-    """(role, detector, params) of every role."""
+def roles(portfolios: dict[str, str], out_dir) -> list[tuple[str, str, dict]]:
+    """(role, detector, params) of every role.
+
+    AutoDetector runs with a copy of each portfolio (the shipped ones and
+    ``portfolios``) in ``out_dir/portfolios``, named by the digest of what it decides:
+    after a rebuild its tasks are new ones, not the finished tasks of the old file.
+    """
     from zeroad.automl.portfolio import load_portfolio
+    from zeroad.automl.zeroshot import pinned_portfolio
     from zeroad.registry import get_spec
 
-    out = [("AutoDetector (contaminated, shipped)", "auto", {"training": "contaminated"}),
-           ("AutoDetector (clean, shipped)", "auto", {"training": "clean"}),
-           ("AutoDetector (unknown, shipped)", "auto", {"training": "unknown"})]
+    folder = Path(out_dir) / "portfolios"
+    out = []
+    for regime in ("contaminated", "clean", "unknown"):
+        path = pinned_portfolio(load_portfolio(None, regime), folder, f"shipped_{regime}")
+        out.append((f"AutoDetector ({regime}, shipped)", "auto", {"portfolio": path}))
     for name, path in portfolios.items():
-        load_portfolio(path)  # a bad file fails here, before any work
-        out.append((f"AutoDetector ({name})", "auto", {"portfolio": str(Path(path).resolve())}))
+        portfolio = load_portfolio(path)  # a bad file fails here, before any work
+        safe = "".join(c if c.isalnum() else "_" for c in name)
+        out.append((f"AutoDetector ({name})", "auto",
+                    {"portfolio": pinned_portfolio(portfolio, folder, safe)}))
     gmm = load_portfolio(None, "contaminated")["defaults"]["gmm"]
     out.append(("gmm learned default (contaminated)", "gmm", gmm))
-    for detector in ("knn", "gmm", "iforest"):
+    for detector in ("knn", "gmm", "iforest", "multiscale_knn"):
         out.append((f"{detector} library default", detector, get_spec(detector).library_default))
     return out
 
@@ -133,7 +145,7 @@ def main() -> int:
                           data_dir=args.data_dir)
     plan = [(Task(spec, seed, detector, params, level), role)
             for level in levels for spec in specs for seed in args.seeds
-            for role, detector, params in roles(portfolios)]
+            for role, detector, params in roles(portfolios, args.out)]
     store = ResultsStore(args.out)
     rows = run_benchmark([task for task, _ in plan], store, runner, command=sys.argv)
     text = summarise(plan, rows, "high-energy-physics" if args.hep else "image-embedding")

@@ -116,13 +116,13 @@ def test_zeroad_ships_a_portfolio_per_regime_and_a_measured_default():
 def test_the_recorded_regime_leaves_a_portfolio_digest_as_it_was(tmp_path):
     # Task identities of leave-one-dataset-out runs built before regimes were recorded
     # stay valid: the digest covers what a portfolio decides, not the regime label.
-    from zeroad.automl.zeroshot import _content_digest
+    from zeroad.automl.zeroshot import content_digest
 
     portfolio = json.loads(_portfolio_file(tmp_path, 0.0).read_text())
     before_regimes = {k: v for k, v in portfolio.items() if k != "training"}
-    assert _content_digest(portfolio) == _content_digest(before_regimes)
+    assert content_digest(portfolio) == content_digest(before_regimes)
     portfolio["members"] = portfolio["members"][::-1]
-    assert _content_digest(portfolio) != _content_digest(before_regimes)
+    assert content_digest(portfolio) != content_digest(before_regimes)
 
 
 def test_a_build_over_levels_learns_from_each_configs_mean_over_them(tmp_path):

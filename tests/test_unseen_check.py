@@ -52,3 +52,24 @@ def test_a_bad_portfolio_argument_or_data_folder_is_one_line(script, tmp_path, m
                                           *argv])
         assert script.run_script(script.main) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_rebuilt_portfolio_is_a_new_task_not_a_finished_one(script, tmp_path):
+    import json
+
+    from zeroad.automl.portfolio import load_portfolio
+
+    def params(portfolios):
+        return {role: p for role, _, p in script.roles(portfolios, tmp_path / "out")}
+
+    shipped = load_portfolio(None, "unknown")
+    path = params({})["AutoDetector (unknown, shipped)"]["portfolio"]
+    assert json.loads(open(path).read()) == shipped
+    assert params({})["AutoDetector (unknown, shipped)"]["portfolio"] == path  # same task
+    # One name, two portfolios that decide differently: two files, two task identities.
+    paths = []
+    for members in (shipped["members"], shipped["members"][:1]):
+        mine = tmp_path / "mine.json"
+        mine.write_text(json.dumps({**shipped, "members": members}))
+        paths.append(params({"mine": str(mine)})["AutoDetector (mine)"]["portfolio"])
+    assert paths[0] != paths[1] and all(p.startswith(str(tmp_path / "out")) for p in paths)

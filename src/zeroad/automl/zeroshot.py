@@ -355,12 +355,27 @@ ROLE_ORACLE = "oracle: best matrix config (test labels)"
 ROLE_DATA_DEPENDENT = "{} data-dependent default"
 
 
-def _content_digest(portfolio: dict) -> str:
+def content_digest(portfolio: dict) -> str:
     """Digest of what a portfolio decides (not when or by whom it was built, nor the
     regime it records: that changes no choice, and leaving it out keeps the digests,
     and so the task identities, of the folds built before regimes were recorded)."""
     content = {k: v for k, v in portfolio.items() if k not in ("provenance", "training")}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def pinned_portfolio(portfolio: dict, folder, stem: str) -> str:
+    """The path of ``portfolio`` written to ``folder`` as ``STEM_DIGEST.json``.
+
+    The digest of what it decides is in the name, and so in the identity of every task
+    that runs AutoDetector with that path: a portfolio that decides differently (a
+    rebuild, a new zeroad's shipped file) is a new task, never mistaken for a finished
+    one. An existing file of that name is kept.
+    """
+    path = Path(folder) / f"{stem}_{content_digest(portfolio)}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(portfolio, indent=1) + "\n")
+    return str(path)
 
 
 def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
@@ -385,12 +400,8 @@ def lodo_plan(results, out, detectors: list[str], seeds, size: int = 8,
         safe = safe_name(dataset)[-60:]
         portfolio = build_from_results(folder, exclude=[dataset], size=size,
                                        ensemble_size=ensemble_size, with_tuned=with_tuned)
-        # The digest in the name is part of the task's identity: a portfolio that
-        # decides differently is a new task, never mistaken for a finished one.
-        path = portfolio_dir / f"{number:02d}_{safe}_{_content_digest(portfolio)}.json"
-        if not path.exists():
-            path.write_text(json.dumps(portfolio, indent=1) + "\n")
-        folds.append((dataset, portfolio, str(path)))
+        path = pinned_portfolio(portfolio, portfolio_dir, f"{number:02d}_{safe}")
+        folds.append((dataset, portfolio, path))
     # A data-dependent default is a row of its own for the detectors whose build used
     # the nearest datasets in some fold; in the other folds it is the learned default.
     data_dependent = {detector for _, portfolio, _ in folds
