@@ -298,3 +298,15 @@ def test_parameter_values_of_the_wrong_kind_are_one_line(tmp_path, capsys, X_nor
         assert err.startswith("zeroad: error: ") and err.count("\n") == 1, err
         assert f"{name}=" in err and "Traceback" not in err
     assert not (tmp_path / "m.zad").exists()
+
+
+def test_a_criterion_asked_for_chooses_one_config_even_from_an_ensemble_portfolio(X_normal):
+    from zeroad import AutoDetector
+    from zeroad.automl.portfolio import load_portfolio
+    from zeroad.errors import InputError
+
+    assert load_portfolio(None, "clean")["ensemble_size"] > 1  # the shipped clean one combines
+    auto = AutoDetector(training="clean", criterion="shuffle").fit(X_normal)
+    assert len(auto.members_) == 1 and auto.selection_["criterion"]["kind"] == "shuffle"
+    with pytest.raises(InputError, match="chooses one config"):
+        AutoDetector(training="clean", criterion="box", ensemble_size=2).fit(X_normal)

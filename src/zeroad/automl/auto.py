@@ -60,8 +60,9 @@ class AutoDetector(BaseDetector):
         many top candidates, or none). "none" fits the first-ranked member. A kind
         forces that criterion among the portfolio's top candidates: as many as the
         portfolio uses with it, else as many as served it best in the build's inner
-        leave-one-dataset-out (all of them when that was not measured). Used only
-        for a single choice.
+        leave-one-dataset-out (all of them when that was not measured). A kind
+        chooses one config: with ``ensemble_size`` None it fits one, whatever the
+        portfolio's ensemble; with ``ensemble_size`` > 1 it is an error.
     detector : str or None
         None chooses among every detector. A registry name (``"gmm"``) fits that
         detector only, with its data-dependent default: the config its own
@@ -181,10 +182,14 @@ class AutoDetector(BaseDetector):
         if combine not in COMBINE:
             raise InputError(f"combine must be one of {COMBINE}, got {combine!r}")
         size = self.ensemble_size
+        forced = self.criterion in CRITERIA  # a criterion asked for chooses one config
         if size is None:
-            size = 1 if self.detector is not None else portfolio["ensemble_size"]
+            size = 1 if self.detector is not None or forced else portfolio["ensemble_size"]
         if int(size) < 1:
             raise InputError(f"ensemble_size must be at least 1, got {size}")
+        if forced and int(size) > 1:
+            raise InputError(f"criterion={self.criterion!r} chooses one config: give "
+                             f"ensemble_size=1 (or None) with it, not {size}")
         meta = meta_features(Xs, seed=self._seed)
         if self.detector is not None:
             selection, kind, top_k = self._one_detector(portfolio, meta, int(size)), None, 1
