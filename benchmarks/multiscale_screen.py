@@ -32,7 +32,7 @@ import sys
 import warnings
 
 import numpy as np
-from studylib import auc_by_level_lines, run_script, screen_main
+from studylib import auc_by_level_lines, kept, protocol_split, run_script, screen_main
 
 LARGEST_SHARE, LARGEST = 0.1, 1024
 
@@ -75,23 +75,16 @@ def readings(X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> dic
 def run_one(dataset: str, level: float, seed: int, data_dir) -> dict:
     from sklearn.ensemble import IsolationForest
 
-    from zeroad.data.datasets import load
-    from zeroad.data.protocol import split_indices
-
-    data = load(dataset, data_dir)
-    X, y = np.asarray(data.X, dtype=np.float64), np.asarray(data.y)
-    train, test, y_test = split_indices(y, seed, max_train=10000, max_test=20000,
-                                        train_contamination=level)
-    X_train, X_test = X[train], X[test]
+    X_train, X_test, y_test, _ = protocol_split(dataset, level, seed, data_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         auc = readings(X_train, X_test, y_test)
         strange = -IsolationForest(n_estimators=100, random_state=seed).fit(X_train) \
             .score_samples(X_train)
-        keep = np.sort(np.argsort(strange, kind="stable")[:len(strange) - int(0.05 * len(strange))])
+        keep = kept(strange, 0.05)
         auc.update({f"{n}+refine": v for n, v in readings(X_train[keep], X_test, y_test).items()})
     return {"dataset": dataset, "level": level, "seed": seed, "auc": auc,
-            "n_train": int(train.size), "scales": scales(int(train.size))}
+            "n_train": len(X_train), "scales": scales(len(X_train))}
 
 
 def summary(rows: list[dict], command: str) -> str:

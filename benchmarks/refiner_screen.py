@@ -35,7 +35,7 @@ import sys
 import warnings
 
 import numpy as np
-from studylib import auc_by_level_lines, run_script, screen_main
+from studylib import auc_by_level_lines, kept, protocol_split, run_script, screen_main
 
 K = 5
 SHARES = (0.05, 0.1)
@@ -53,12 +53,6 @@ def knn_scores(X_train: np.ndarray, X_test: np.ndarray) -> np.ndarray:
 
 def rank(scores: np.ndarray) -> np.ndarray:
     return np.argsort(np.argsort(scores, kind="stable"), kind="stable") / scores.size
-
-
-def kept(scores: np.ndarray, share: float) -> np.ndarray:
-    """Rows to keep: all but the ``share`` scored most anomalous (ties: later row out)."""
-    n_out = int(share * scores.size)
-    return np.sort(np.argsort(scores, kind="stable")[:scores.size - n_out])
 
 
 def refiner_scores(X: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -96,14 +90,7 @@ def refiner_scores(X: np.ndarray, seed: int) -> dict[str, np.ndarray]:
 def run_one(dataset: str, level: float, seed: int, data_dir) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from zeroad.data.datasets import load
-    from zeroad.data.protocol import split_indices
-
-    data = load(dataset, data_dir)
-    X, y = np.asarray(data.X, dtype=np.float64), np.asarray(data.y)
-    train, test, y_test = split_indices(y, seed, max_train=10000, max_test=20000,
-                                        train_contamination=level)
-    X_train, X_test, injected = X[train], X[test], y[train] == 1
+    X_train, X_test, y_test, injected = protocol_split(dataset, level, seed, data_dir)
     auc = {"none": roc_auc_score(y_test, knn_scores(X_train, X_test)),
            "oracle": roc_auc_score(y_test, knn_scores(X_train[~injected], X_test))}
     caught = {}
@@ -118,7 +105,7 @@ def run_one(dataset: str, level: float, seed: int, data_dir) -> dict:
         out = np.setdiff1d(np.arange(s.size), kept(s, 0.05))
         caught[name] = float(injected[out].mean()) if level > 0 and out.size else None
     return {"dataset": dataset, "level": level, "seed": seed, "auc": auc, "caught": caught,
-            "n_train": int(train.size), "n_injected": int(injected.sum())}
+            "n_train": int(injected.size), "n_injected": int(injected.sum())}
 
 
 def summary(rows: list[dict], command: str) -> str:

@@ -128,3 +128,28 @@ def auc_by_level_lines(rows: list[dict], first_column: str) -> list[str]:
     order = sorted(names, key=lambda n: -means[(levels[-1], n)])
     return lines + [f"| {n} | " + " | ".join(f"{means[(lvl, n)]:.4f}" for lvl in levels) + " |"
                     for n in order]
+
+
+def protocol_split(dataset: str, level: float, seed: int, data_dir):
+    """``(X_train, X_test, y_test, injected)`` of ``dataset`` under protocol v1
+    (``level`` 0) or v2 (``level``: the share of anomalies in the training rows), at the
+    matrices' caps (10,000 training and 20,000 test rows); ``injected`` marks the
+    training rows that are anomalies."""
+    import numpy as np
+
+    from zeroad.data.datasets import load
+    from zeroad.data.protocol import split_indices
+
+    data = load(dataset, data_dir)
+    X, y = np.asarray(data.X, dtype=np.float64), np.asarray(data.y)
+    train, test, y_test = split_indices(y, seed, max_train=10000, max_test=20000,
+                                        train_contamination=level)
+    return X[train], X[test], y_test, y[train] == 1
+
+
+def kept(scores, share: float):
+    """Rows to keep: all but the ``share`` scored most anomalous (ties: later row out)."""
+    import numpy as np
+
+    n_out = int(share * scores.size)
+    return np.sort(np.argsort(scores, kind="stable")[:scores.size - n_out])

@@ -49,7 +49,7 @@ def roles(portfolios: dict[str, str], out_dir) -> list[tuple[str, str, dict]]:
     after a rebuild its tasks are new ones, not the finished tasks of the old file.
     """
     from zeroad.automl.portfolio import load_portfolio
-    from zeroad.automl.zeroshot import pinned_portfolio
+    from zeroad.automl.zeroshot import pinned_portfolio, safe_name
     from zeroad.registry import get_spec
 
     folder = Path(out_dir) / "portfolios"
@@ -59,9 +59,8 @@ def roles(portfolios: dict[str, str], out_dir) -> list[tuple[str, str, dict]]:
         out.append((f"AutoDetector ({regime}, shipped)", "auto", {"portfolio": path}))
     for name, path in portfolios.items():
         portfolio = load_portfolio(path)  # a bad file fails here, before any work
-        safe = "".join(c if c.isalnum() else "_" for c in name)
         out.append((f"AutoDetector ({name})", "auto",
-                    {"portfolio": pinned_portfolio(portfolio, folder, safe)}))
+                    {"portfolio": pinned_portfolio(portfolio, folder, safe_name(name))}))
     gmm = load_portfolio(None, "contaminated")["defaults"]["gmm"]
     out.append(("gmm learned default (contaminated)", "gmm", gmm))
     for detector in ("knn", "gmm", "iforest", "multiscale_knn"):
