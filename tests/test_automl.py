@@ -14,8 +14,10 @@ from zeroad.automl.portfolio import (
     PerformanceMatrix,
     build_portfolio,
     choose_neighbours,
+    content_digest,
     criterion_pick,
     greedy_portfolio,
+    load_portfolio,
     rank_members,
     select,
     select_for_detector,
@@ -372,6 +374,50 @@ def test_auto_detector_refuses_a_file_that_is_not_a_portfolio(tmp_path):
         AutoDetector(portfolio=str(path)).fit(normal_data(50))
     with pytest.raises(ZeroadError, match="does not exist"):
         AutoDetector(portfolio=str(tmp_path / "missing.json")).fit(normal_data(50))
+
+
+def test_a_pinned_portfolio_digest_refuses_a_portfolio_that_decides_otherwise(portfolio_file,
+                                                                               tmp_path):
+    X = normal_data(200)
+    fitted = AutoDetector(portfolio=str(portfolio_file)).fit(X)
+    digest = fitted.selection_["portfolio_digest"]
+    assert digest == content_digest(json.loads(portfolio_file.read_text()))
+    again = AutoDetector(portfolio=str(portfolio_file), portfolio_digest=digest).fit(X)
+    np.testing.assert_allclose(again.decision_function(X[:30]), fitted.decision_function(X[:30]))
+    rebuilt = json.loads(portfolio_file.read_text())
+    rebuilt["members"] = rebuilt["members"][1:]
+    other = tmp_path / "rebuilt.json"
+    other.write_text(json.dumps(rebuilt))
+    with pytest.raises(InputError, match=f"not the pinned portfolio_digest='{digest}'"):
+        AutoDetector(portfolio=str(other), portfolio_digest=digest).fit(X)
+    with pytest.raises(InputError, match="the shipped clean portfolio has digest"):
+        AutoDetector(training="clean", portfolio_digest=digest).fit(X)
+
+
+def test_benchmark_tasks_pin_the_portfolio_autodetector_loads(portfolio_file, monkeypatch):
+    from zeroad.automl import portfolio as portfolios
+    from zeroad.evaluation.tasks import make_tasks
+
+    def task_params(configs=None):
+        return [t.params for t in make_tasks(["toy:blobs"], [0], ["auto"], configs)]
+
+    regime = portfolios.default_regime()[0]
+    shipped = content_digest(load_portfolio(None, regime))
+    assert task_params() == [{"portfolio_digest": shipped}]
+    file_digest = content_digest(json.loads(portfolio_file.read_text()))
+    assert task_params({"auto": [{"portfolio": str(portfolio_file)}, {"training": "clean"}]}) == [
+        {"portfolio": str(portfolio_file), "portfolio_digest": file_digest},
+        {"training": "clean",
+         "portfolio_digest": content_digest(load_portfolio(None, "clean"))}]
+    # A zeroad that ships another portfolio runs another task, not a finished one.
+    real_load = portfolios.load_portfolio
+
+    def newer(path=None, training="clean"):
+        data = real_load(path, training)
+        return {**data, "ensemble_size": data["ensemble_size"] + 1} if path is None else data
+
+    monkeypatch.setattr(portfolios, "load_portfolio", newer)
+    assert task_params() != [{"portfolio_digest": shipped}]
 
 
 def test_tuning_split_never_touches_the_test_normals():

@@ -116,7 +116,7 @@ def test_zeroad_ships_a_portfolio_per_regime_and_a_measured_default():
 def test_the_recorded_regime_leaves_a_portfolio_digest_as_it_was(tmp_path):
     # Task identities of leave-one-dataset-out runs built before regimes were recorded
     # stay valid: the digest covers what a portfolio decides, not the regime label.
-    from zeroad.automl.zeroshot import content_digest
+    from zeroad.automl.portfolio import content_digest
 
     portfolio = json.loads(_portfolio_file(tmp_path, 0.0).read_text())
     before_regimes = {k: v for k, v in portfolio.items() if k != "training"}

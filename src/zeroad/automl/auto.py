@@ -14,6 +14,22 @@ from zeroad.detectors.validation import AnyOf, Instance, Integer, Options
 from zeroad.errors import InputError
 
 
+def pinned_params(params: dict) -> dict:
+    """``params`` of an AutoDetector with ``portfolio_digest`` set to the digest of the
+    portfolio it would load now, unless they pin one already.
+
+    What a benchmark task runs AutoDetector with: the digest is then part of the
+    task's identity, so that a results store never takes the rows of another
+    portfolio (an earlier zeroad's shipped file, a rebuilt one) for this one's.
+    """
+    from zeroad.automl.portfolio import content_digest
+
+    if params.get("portfolio_digest") is not None:
+        return dict(params)
+    portfolio, _ = AutoDetector(**params)._load()
+    return {**params, "portfolio_digest": content_digest(portfolio)}
+
+
 class AutoDetector(BaseDetector):
     """Zero-shot AutoML detector: the learned portfolio picks what to fit.
 
@@ -63,6 +79,11 @@ class AutoDetector(BaseDetector):
         leave-one-dataset-out (all of them when that was not measured). A kind
         chooses one config: with ``ensemble_size`` None it fits one, whatever the
         portfolio's ensemble; with ``ensemble_size`` > 1 it is an error.
+    portfolio_digest : str or None
+        Pins the portfolio: the digest of what it decides (``selection_["portfolio_digest"]``
+        of an earlier fit, or ``zeroad zeroshot build``'s output). A portfolio that
+        decides otherwise (a newer zeroad's shipped file, a rebuilt file) is a one-line
+        error instead of another choice. None accepts any portfolio.
     detector : str or None
         None chooses among every detector. A registry name (``"gmm"``) fits that
         detector only, with its data-dependent default: the config its own
@@ -89,6 +110,7 @@ class AutoDetector(BaseDetector):
     _parameter_rules = {
         "training": Options(*REGIMES, None),
         "portfolio": AnyOf(Instance((str, os.PathLike), "a path"), Options(None)),
+        "portfolio_digest": AnyOf(Instance((str,), "a portfolio digest"), Options(None)),
         "ensemble_size": AnyOf(Integer(1), Options(None)),
         "combine": Options(*COMBINE, None),
         "criterion": Options(*CRITERIA, "none", None),
@@ -96,14 +118,16 @@ class AutoDetector(BaseDetector):
         "detector": AnyOf(Instance((str,), "a registered detector name"), Options(None)),
     }
 
-    def __init__(self, *, training=None, portfolio=None, ensemble_size=None, combine=None,
-                 criterion=None, detector=None, scaler="none", contamination=None, fpr=None,
-                 calibration_fraction=0.2, refine=0.0, random_state=None):
+    def __init__(self, *, training=None, portfolio=None, portfolio_digest=None,
+                 ensemble_size=None, combine=None, criterion=None, detector=None,
+                 scaler="none", contamination=None, fpr=None, calibration_fraction=0.2,
+                 refine=0.0, random_state=None):
         super().__init__(scaler=scaler, contamination=contamination, fpr=fpr,
                          calibration_fraction=calibration_fraction, refine=refine,
                          random_state=random_state)
         self.training = training
         self.portfolio = portfolio
+        self.portfolio_digest = portfolio_digest
         self.detector = detector
         self.ensemble_size = ensemble_size
         self.combine = combine
@@ -111,7 +135,12 @@ class AutoDetector(BaseDetector):
 
     def _load(self) -> tuple[dict, dict]:
         """The portfolio, and the regime it serves with why (``selection_["training"]``)."""
-        from zeroad.automl.portfolio import default_regime, load_portfolio, training_of
+        from zeroad.automl.portfolio import (
+            content_digest,
+            default_regime,
+            load_portfolio,
+            training_of,
+        )
 
         if self.portfolio is not None:
             portfolio = load_portfolio(self.portfolio)
@@ -130,6 +159,14 @@ class AutoDetector(BaseDetector):
             regime, why = default_regime()
             portfolio = load_portfolio(None, regime)
             learned = training_of(portfolio)
+        digest = content_digest(portfolio)
+        if self.portfolio_digest is not None and self.portfolio_digest != digest:
+            source = self.portfolio or f"the shipped {learned['regime']} portfolio"
+            raise InputError(
+                f"{source} has digest {digest}, not the pinned portfolio_digest="
+                f"{self.portfolio_digest!r}: it would choose differently from the pinned "
+                "one (another zeroad version or a rebuilt file); pass that portfolio's "
+                "file as portfolio=, or pin the new digest")
         return portfolio, {**learned, "why": why}
 
     def _criterion_plan(self, portfolio: dict) -> tuple[str | None, int]:
@@ -174,7 +211,7 @@ class AutoDetector(BaseDetector):
 
     def _fit_model(self, Xs: np.ndarray) -> None:
         from zeroad.automl.metafeatures import meta_features
-        from zeroad.automl.portfolio import select
+        from zeroad.automl.portfolio import content_digest, select
         from zeroad.registry import build_detector
 
         portfolio, training = self._load()
@@ -216,6 +253,7 @@ class AutoDetector(BaseDetector):
         self.selection_ = {"training": training, "meta_features": meta, **selection,
                            "combine": combine,
                            "portfolio": self.portfolio or "shipped",
+                           "portfolio_digest": content_digest(portfolio),
                            "portfolio_datasets": len(portfolio["datasets"])}
         self.combine_ = combine
         references = [Reference.of(m.decision_scores_) for m in self.members_]

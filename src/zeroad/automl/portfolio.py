@@ -34,6 +34,7 @@ A portfolio is a versioned JSON document with its provenance; see
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -785,6 +786,14 @@ def default_regime() -> tuple[str, str]:
         return "clean", "zeroad ships no measurement of the regimes: protocol v1's"
     data = json.loads(shipped.read_text())
     return data["default"], data["why"]
+
+
+def content_digest(portfolio: dict) -> str:
+    """Digest of what a portfolio decides (not when or by whom it was built, nor the
+    regime it records: that changes no choice, and leaving it out keeps the digests,
+    and so the task identities, of the folds built before regimes were recorded)."""
+    content = {k: v for k, v in portfolio.items() if k not in ("provenance", "training")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def load_portfolio(path: str | Path | None = None, training: str = "clean") -> dict[str, Any]:

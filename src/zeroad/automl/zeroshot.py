@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from zeroad.automl.configs import candidate_configs
-from zeroad.automl.portfolio import PerformanceMatrix, build_portfolio
+from zeroad.automl.portfolio import PerformanceMatrix, build_portfolio, content_digest
 from zeroad.errors import ZeroadError
 from zeroad.evaluation.store import ResultsStore, row_key
 from zeroad.evaluation.tasks import Task, canonical_params
@@ -353,14 +352,6 @@ ROLE_AUTO = "AutoDetector"
 ROLE_AUTO_SINGLE = "AutoDetector (single choice)"
 ROLE_ORACLE = "oracle: best matrix config (test labels)"
 ROLE_DATA_DEPENDENT = "{} data-dependent default"
-
-
-def content_digest(portfolio: dict) -> str:
-    """Digest of what a portfolio decides (not when or by whom it was built, nor the
-    regime it records: that changes no choice, and leaving it out keeps the digests,
-    and so the task identities, of the folds built before regimes were recorded)."""
-    content = {k: v for k, v in portfolio.items() if k not in ("provenance", "training")}
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def pinned_portfolio(portfolio: dict, folder, stem: str) -> str:

@@ -94,6 +94,11 @@ ADBENCH_FOLDERS = {"adbench": "ADBench", "adbench_embedding": "ADBench image-emb
 how messages name them."""
 
 
+def adbench_key(name: str) -> str:
+    """An ADBench dataset's key in its folder: ``6_cardio`` and ``Cardio`` are ``cardio``."""
+    return re.sub(r"^\d+_", "", name).lower()
+
+
 def _adbench_files(directory: str | os.PathLike | None,
                    folder: str = "adbench") -> dict[str, Path]:
     root = data_dir(directory)
@@ -103,8 +108,7 @@ def _adbench_files(directory: str | os.PathLike | None,
                          f"ZEROAD_DATA) to a folder holding {folder}/*.npz; looked in {where}")
     files = {}
     for path in sorted((root / folder).glob("*.npz")):
-        short = re.sub(r"^\d+_", "", path.stem).lower()
-        files[short] = path
+        files[adbench_key(path.stem)] = path
     return files
 
 
@@ -128,7 +132,7 @@ def load(spec: str, data_dir: str | os.PathLike | None = None,
         raise InputError(f"{spec!r} names several datasets; use expand({spec!r}) or {spec}:NAME")
     if kind in ADBENCH_FOLDERS:
         files = _adbench_files(data_dir, kind)
-        key = re.sub(r"^\d+_", "", rest).lower()
+        key = adbench_key(rest)
         if key not in files:
             raise InputError(f"unknown {ADBENCH_FOLDERS[kind]} dataset {rest!r}; known: "
                              f"{', '.join(files)}")
@@ -188,7 +192,7 @@ def input_files(spec: str, data_dir: str | os.PathLike | None = None) -> list[Pa
         return []
     try:
         if kind in ADBENCH_FOLDERS:
-            path = _adbench_files(data_dir, kind).get(re.sub(r"^\d+_", "", rest).lower())
+            path = _adbench_files(data_dir, kind).get(adbench_key(rest))
             return [path] if path else []
         if kind == "hep":
             from zeroad.data.hep import hep_folder

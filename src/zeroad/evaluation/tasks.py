@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import resource
 import time
 import traceback
@@ -58,19 +57,28 @@ def make_tasks(datasets: list[str], seeds: list[int], detectors: list[str],
                configs: dict[str, list[dict[str, Any]]] | None = None,
                train_contaminations: tuple[float, ...] = (0.0,)) -> list[Task]:
     """Every (dataset, seed, detector, config, training contamination); by default each
-    detector's default config on clean training rows (protocol v1)."""
+    detector's default config on clean training rows (protocol v1).
+
+    AutoDetector's configs are pinned to the portfolio they load now
+    (:func:`zeroad.automl.auto.pinned_params`): its task is then another task when
+    zeroad ships another portfolio, never a finished one.
+    """
+    from zeroad.automl.auto import pinned_params
     from zeroad.data.protocol import check_train_contamination
     from zeroad.registry import get_spec
 
     shares = [check_train_contamination(c) for c in train_contaminations]
+    chosen = {}
+    for detector in detectors:
+        chosen[detector] = (configs or {}).get(detector) or [get_spec(detector).default]
+        if detector == "auto":
+            chosen[detector] = [pinned_params(params) for params in chosen[detector]]
     tasks = []
     for dataset in datasets:
         for share in shares:
             for seed in seeds:
                 for detector in detectors:
-                    detector_configs = (configs or {}).get(detector) \
-                        or [get_spec(detector).default]
-                    for params in detector_configs:
+                    for params in chosen[detector]:
                         tasks.append(Task(dataset, int(seed), detector, dict(params), share))
     return tasks
 
@@ -142,7 +150,7 @@ def check_datasets(specs, data_dir: str | os.PathLike | None = None) -> None:
     InputError
         Naming every spec that does not resolve, and why.
     """
-    from zeroad.data.datasets import ADBENCH_FOLDERS, expand
+    from zeroad.data.datasets import ADBENCH_FOLDERS, adbench_key, expand
 
     known: dict[str, list[str]] = {}
     missing = []
@@ -152,7 +160,7 @@ def check_datasets(specs, data_dir: str | os.PathLike | None = None) -> None:
             if kind in ADBENCH_FOLDERS:
                 if kind not in known:
                     known[kind] = expand(kind, data_dir)
-                if f"{kind}:{re.sub(r'^[0-9]+_', '', rest).lower()}" not in known[kind]:
+                if f"{kind}:{adbench_key(rest)}" not in known[kind]:
                     raise InputError(f"no {kind} dataset {rest!r} in the data folder")
             elif kind == "hep":
                 from zeroad.data.hep import hep_folder
