@@ -105,6 +105,18 @@ def test_fit_with_the_auto_detector_says_what_it_chose(tmp_path, capsys, X_norma
     out = capsys.readouterr().out
     assert "chosen by" in out and model.selection_["chosen"][0]["detector"] in out
     assert f"{model.selection_['training']['regime']} training regime" in out
+    digest = model.selection_["portfolio_digest"]
+    assert f"--param portfolio_digest={digest} refits" in out
+    assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
+                 f"portfolio_digest={digest}", "--out", str(tmp_path / "pinned.zad")]) == 0
+    assert zeroad.load(tmp_path / "pinned.zad").selection_["chosen"] == model.selection_["chosen"]
+    capsys.readouterr()
+    for other in ("12e4567890", "1234567890"):  # hex digests that read as numbers stay text
+        assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
+                     f"portfolio_digest={other}", "--out", str(tmp_path / "gone.zad")]) == 2
+        err = capsys.readouterr().err
+        assert f"not the pinned portfolio_digest='{other}'" in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1 and not (tmp_path / "gone.zad").exists()
     assert main(["fit", str(tmp_path / "normal.csv"), "--detector", "auto", "--param",
                  "training=contaminated", "--out", str(tmp_path / "dirty.zad")]) == 0
     assert zeroad.load(tmp_path / "dirty.zad").selection_["training"]["regime"] == "contaminated"

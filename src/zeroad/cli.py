@@ -25,13 +25,18 @@ def _parse_value(text: str):
         return text
 
 
+# Parameters whose values are text even when they read as numbers (a hex digest such as
+# 1234567890 or 12e4567890, a file named 2026).
+TEXT_PARAMS = ("portfolio", "portfolio_digest")
+
+
 def _parse_params(pairs: list[str]) -> dict:
     params = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ZeroadError(f"--param takes key=value, got {pair!r}")
-        params[key] = _parse_value(value)
+        params[key] = value if key in TEXT_PARAMS else _parse_value(value)
     return params
 
 
@@ -81,6 +86,9 @@ def cmd_fit(args) -> None:
         if training:  # AutoDetector (one detector's data-dependent default too)
             print(f"{training['regime']} training regime (portfolio learned at training "
                   f"contamination {training['train_contamination']:g}): {training['why']}")
+            print(f"portfolio digest {selection['portfolio_digest']} (--param "
+                  f"portfolio_digest={selection['portfolio_digest']} refits with this "
+                  "portfolio or says it is gone)")
         print(f"chosen by {selection['rule']}:")
         if selection.get("neighbours"):
             print(f"  nearest: {', '.join(selection['neighbours'])}")
