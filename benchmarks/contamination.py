@@ -85,8 +85,10 @@ def figure(result: pd.DataFrame, path: Path) -> None:
     shares = [float(c.split("=")[1]) for c in columns]
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
-    for row in result.to_dict("records"):
-        ax.plot(shares, [row[c] for c in columns], marker="o", label=row["detector"])
+    for i, row in enumerate(result.to_dict("records")):
+        # The colour cycle has 10 colours: the lines after them are dashed, with squares.
+        ax.plot(shares, [row[c] for c in columns], marker="os"[i // 10 % 2],
+                linestyle="-" if i // 10 % 2 == 0 else "--", label=row["detector"])
     ax.set(xlabel="share of anomalies in the training rows", ylabel="mean AUC",
            title="AUC against training contamination", xticks=shares)
     ax.legend(fontsize=7, ncol=2)
