@@ -87,8 +87,9 @@ def figure(result: pd.DataFrame, path: Path) -> None:
     ax = fig.subplots()
     for i, row in enumerate(result.to_dict("records")):
         # The colour cycle has 10 colours: the lines after them are dashed, with squares.
-        ax.plot(shares, [row[c] for c in columns], marker="os"[i // 10 % 2],
-                linestyle="-" if i // 10 % 2 == 0 else "--", label=row["detector"])
+        dashed = i // 10 % 2
+        ax.plot(shares, [row[c] for c in columns], marker="os"[dashed],
+                linestyle=("-", "--")[dashed], label=row["detector"])
     ax.set(xlabel="share of anomalies in the training rows", ylabel="mean AUC",
            title="AUC against training contamination", xticks=shares)
     ax.legend(fontsize=7, ncol=2)

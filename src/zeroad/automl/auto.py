@@ -22,12 +22,10 @@ def pinned_params(params: dict) -> dict:
     task's identity, so that a results store never takes the rows of another
     portfolio (an earlier zeroad's shipped file, a rebuilt one) for this one's.
     """
-    from zeroad.automl.portfolio import content_digest
-
     if params.get("portfolio_digest") is not None:
         return dict(params)
-    portfolio, _ = AutoDetector(**params)._load()
-    return {**params, "portfolio_digest": content_digest(portfolio)}
+    _, _, digest = AutoDetector(**params)._load()
+    return {**params, "portfolio_digest": digest}
 
 
 class AutoDetector(BaseDetector):
@@ -133,8 +131,9 @@ class AutoDetector(BaseDetector):
         self.combine = combine
         self.criterion = criterion
 
-    def _load(self) -> tuple[dict, dict]:
-        """The portfolio, and the regime it serves with why (``selection_["training"]``)."""
+    def _load(self) -> tuple[dict, dict, str]:
+        """The portfolio, the regime it serves with why (``selection_["training"]``) and
+        the digest of what it decides (checked against ``portfolio_digest``)."""
         from zeroad.automl.portfolio import (
             content_digest,
             default_regime,
@@ -167,7 +166,7 @@ class AutoDetector(BaseDetector):
                 f"{self.portfolio_digest!r}: it would choose differently from the pinned "
                 "one (another zeroad version or a rebuilt file); pass that portfolio's "
                 "file as portfolio=, or pin the new digest")
-        return portfolio, {**learned, "why": why}
+        return portfolio, {**learned, "why": why}, digest
 
     def _criterion_plan(self, portfolio: dict) -> tuple[str | None, int]:
         """(kind of noise, number of top candidates), or (None, 1) for no criterion."""
@@ -211,10 +210,10 @@ class AutoDetector(BaseDetector):
 
     def _fit_model(self, Xs: np.ndarray) -> None:
         from zeroad.automl.metafeatures import meta_features
-        from zeroad.automl.portfolio import content_digest, select
+        from zeroad.automl.portfolio import select
         from zeroad.registry import build_detector
 
-        portfolio, training = self._load()
+        portfolio, training, digest = self._load()
         combine = portfolio.get("combine", COMBINE[0]) if self.combine is None else self.combine
         if combine not in COMBINE:
             raise InputError(f"combine must be one of {COMBINE}, got {combine!r}")
@@ -253,7 +252,7 @@ class AutoDetector(BaseDetector):
         self.selection_ = {"training": training, "meta_features": meta, **selection,
                            "combine": combine,
                            "portfolio": self.portfolio or "shipped",
-                           "portfolio_digest": content_digest(portfolio),
+                           "portfolio_digest": digest,
                            "portfolio_datasets": len(portfolio["datasets"])}
         self.combine_ = combine
         references = [Reference.of(m.decision_scores_) for m in self.members_]
